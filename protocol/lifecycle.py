@@ -1,0 +1,130 @@
+"""Supervisor <-> child messages on the inherited boot socketpair.
+
+The supervisor sends exactly one Boot* message; the child answers Ready (or BootFailed)
+and then sends Heartbeat every `heartbeat_interval` seconds until it exits.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol.base import Message
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A slice of config inside a boot message (immutable, so defaults can be shared)."""
+
+
+class LogSettings(Settings):
+    level: str = "info"
+    format: str = "json"
+    file: str | None = None
+
+
+class BootBlob(Message):
+    index: int
+    socket_path: str
+    base_path: str
+    fsync: bool = True
+    runtime: str = "asyncio"
+    heartbeat_interval: float = 1.0
+    log: LogSettings = LogSettings()
+
+
+class DatabaseSettings(Settings):
+    driver: str = "sqlite"
+    path: str = ""
+    journal_mode: str = "WAL"
+    busy_timeout: int = 5000
+    cache_size: int = -8000
+    synchronous_mode: str = "FULL"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    name: str = "alexander"
+    user: str = "alexander"
+    password: str = ""
+    sslmode: str = "prefer"
+    pool_size: int = 10
+
+
+class RedisSettings(Settings):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 6379
+    password: str = ""
+    db: int = 0
+
+
+class GCSettings(Settings):
+    enabled: bool = True
+    interval: float = 3600.0
+    grace_period: float = 86400.0
+    batch_size: int = 1000
+    dry_run: bool = False
+
+
+class ScrubSettings(Settings):
+    enabled: bool = False
+    interval: float = 7 * 86400.0
+
+
+class BootMeta(Message):
+    socket_path: str
+    base_path: str
+    database: DatabaseSettings
+    master_key: str
+    redis: RedisSettings = RedisSettings()
+    gc: GCSettings = GCSettings()
+    scrub: ScrubSettings = ScrubSettings()
+    fsync: bool = True
+    region: str = "us-east-1"
+    runtime: str = "asyncio"
+    heartbeat_interval: float = 1.0
+    log: LogSettings = LogSettings()
+
+
+class TLSSettings(Settings):
+    cert_file: str
+    key_file: str
+
+
+class BootFront(Message):
+    index: int
+    listen_fds: list[int]
+    meta_socket: str
+    blob_sockets: list[str]
+    region: str = "us-east-1"
+    domain: str | None = None
+    tls: TLSSettings | None = None
+    trusted_proxies: list[str] = []
+    master_key: str = ""
+    runtime: str = "asyncio"
+    shutdown_timeout: float = 30.0
+    max_object_size: int = 5 * 1024**4
+    key_cache_ttl: float = 5.0
+    rate_limit_rps: float = 0.0
+    rate_limit_burst: int = 0
+    heartbeat_interval: float = 1.0
+    log: LogSettings = LogSettings()
+
+
+class Ready(Message):
+    role: str
+    pid: int
+    address: str = ""
+
+
+class BootFailed(Message):
+    role: str
+    reason: str
+
+
+class Heartbeat(Message):
+    seq: int
+    in_flight: int = 0
+
+
+class Stop(Message):
+    """Ask a child to drain and exit within `deadline` seconds."""
+
+    deadline: float = 30.0

@@ -1,0 +1,264 @@
+"""Front / supervisor <-> meta process messages: buckets, objects, listings, users, keys, GC.
+
+`principal` is the canonical id of the authenticated user, or None for an anonymous
+request; the meta process decides access from bucket ownership and ACL.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from protocol.base import Message
+
+
+class Record(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A plain value embedded in messages (untagged: lists of them stay compact)."""
+
+
+class BlobRef(Record):
+    sha256: str
+    size: int
+    md5: str = ""
+
+
+class ObjectInfo(Message):
+    bucket: str
+    key: str
+    size: int
+    etag: str  # unquoted: hex MD5, or hex-N for multipart
+    last_modified: float  # epoch seconds, millisecond precision
+    blobs: list[BlobRef] = []
+    headers: dict[str, str] = {}  # content-type, content-encoding, cache-control, ...
+    user_meta: dict[str, str] = {}  # x-amz-meta-* without the prefix, lowercase names
+    checksums: dict[str, str] = {}  # algorithm -> base64
+    storage_class: str = "STANDARD"
+    version_id: str | None = None
+    delete_marker: bool = False
+    owner_id: str = ""
+    owner_name: str = ""
+    corrupt: bool = False
+
+
+class BucketInfo(Message):
+    name: str
+    owner_id: str
+    owner_name: str
+    created: float
+    region: str = "us-east-1"
+    acl: str = "private"
+    versioning: str = ""  # "", "Enabled", "Suspended"
+
+
+# --- buckets -----------------------------------------------------------------
+
+
+class CreateBucket(Message):
+    principal: str | None
+    bucket: str
+    region: str = "us-east-1"
+    acl: str = "private"
+
+
+class DeleteBucket(Message):
+    principal: str | None
+    bucket: str
+
+
+class HeadBucket(Message):
+    principal: str | None
+    bucket: str
+    write: bool = False  # check write access rather than read
+
+
+class ListBuckets(Message):
+    principal: str | None
+
+
+class BucketList(Message):
+    owner_id: str
+    owner_name: str
+    buckets: list[BucketInfo] = []
+
+
+class PutBucketAcl(Message):
+    principal: str | None
+    bucket: str
+    acl: str
+
+
+# --- objects -----------------------------------------------------------------
+
+
+class CommitObject(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    blobs: list[BlobRef]
+    headers: dict[str, str] = {}
+    user_meta: dict[str, str] = {}
+    checksums: dict[str, str] = {}
+    storage_class: str = "STANDARD"
+    # Conditional write, checked atomically with the commit: "*" or an ETag.
+    if_none_match: str | None = None
+    if_match: str | None = None
+
+
+class GetObjectInfo(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+class DeleteObject(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+class ObjectDeleted(Message):
+    key: str
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+class DeleteObjects(Message):
+    principal: str | None
+    bucket: str
+    keys: list[str]
+
+
+class DeleteFailure(Record):
+    key: str
+    code: str
+    message: str
+
+
+class ObjectsDeleted(Message):
+    deleted: list[ObjectDeleted] = []
+    errors: list[DeleteFailure] = []
+
+
+class ListObjects(Message):
+    principal: str | None
+    bucket: str
+    prefix: str = ""
+    delimiter: str = ""
+    after: str = ""  # exclusive start key (marker / start-after / decoded token)
+    max_keys: int = 1000
+
+
+class ObjectSummary(Record):
+    key: str
+    size: int
+    etag: str
+    last_modified: float
+    storage_class: str = "STANDARD"
+    owner_id: str = ""
+    owner_name: str = ""
+
+
+class ObjectList(Message):
+    contents: list[ObjectSummary] = []
+    common_prefixes: list[str] = []
+    is_truncated: bool = False
+    # The last key or common prefix returned: where the next page starts (exclusive).
+    next_after: str = ""
+
+
+# --- users and keys ----------------------------------------------------------
+
+
+class GetAccessKey(Message):
+    access_key_id: str
+
+
+class AccessKeyInfo(Message):
+    access_key_id: str
+    secret: str
+    user_id: str
+    user_name: str
+    status: str = "Active"
+    created: float = 0.0
+
+
+class CreateUser(Message):
+    name: str
+
+
+class UserInfo(Message):
+    user_id: str
+    name: str
+    created: float
+    keys: int = 0
+
+
+class ListUsers(Message):
+    pass
+
+
+class UserList(Message):
+    users: list[UserInfo] = []
+
+
+class DeleteUser(Message):
+    name: str
+
+
+class CreateKey(Message):
+    user: str  # user name
+
+
+class ListKeys(Message):
+    user: str | None = None
+
+
+class KeyList(Message):
+    # The secret field of each entry is empty: secrets are shown only at creation.
+    keys: list[AccessKeyInfo] = []
+
+
+class RevokeKey(Message):
+    access_key_id: str
+
+
+# --- maintenance -------------------------------------------------------------
+
+
+class Ping(Message):
+    pass
+
+
+class Pong(Message):
+    database: bool
+    detail: dict[str, str] = {}
+
+
+class RunGC(Message):
+    grace_period: float | None = None  # override config (tests, operators in a hurry)
+    dry_run: bool | None = None
+
+
+class GCReport(Message):
+    examined: int = 0
+    deleted: int = 0
+    freed_bytes: int = 0
+    temp_removed: int = 0
+    dry_run: bool = False
+    duration: float = 0.0
+
+
+class RunScrub(Message):
+    pass
+
+
+class ScrubReport(Message):
+    checked: int = 0
+    bytes_checked: int = 0
+    corrupt: list[str] = []  # sha256 of quarantined blobs
+    missing: list[str] = []
+    objects_marked: int = 0
+    duration: float = 0.0
