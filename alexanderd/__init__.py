@@ -1,0 +1,1 @@
+"""alexanderd: the supervisor, the S3 front and the admin CLI of the object storage daemon."""

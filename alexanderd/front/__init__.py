@@ -1,0 +1,1 @@
+"""The S3 front: HTTP acceptor, request authentication, routing and responses."""
