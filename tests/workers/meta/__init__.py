@@ -1,0 +1,1 @@
+"""Tests of the meta process: the MetaStore conformance suite and the SQLite engine."""

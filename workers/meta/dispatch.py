@@ -1,0 +1,98 @@
+"""Turning one request message of protocol/meta.py into one store call and its reply."""
+
+from __future__ import annotations
+
+from protocol.base import Done, Message
+from protocol.errors import ProtocolError
+from protocol.lifecycle import GCSettings
+from protocol.meta import (
+    CommitObject,
+    CreateBucket,
+    CreateKey,
+    CreateUser,
+    DeleteBucket,
+    DeleteObject,
+    DeleteObjects,
+    DeleteUser,
+    GetAccessKey,
+    GetObjectInfo,
+    HeadBucket,
+    ListBuckets,
+    ListKeys,
+    ListObjects,
+    ListUsers,
+    Ping,
+    Pong,
+    PutBucketAcl,
+    RevokeKey,
+    RunGC,
+    RunScrub,
+)
+from workers.meta.gc import run_gc
+from workers.meta.scrub import run_scrub
+from workers.meta.store import MetaStore
+
+
+async def _ping(store: MetaStore) -> Pong:
+    try:
+        return await store.ping()
+    except Exception as exc:  # the answer to a health probe is "unhealthy", not an error
+        return Pong(database=False, detail={"error": f"{type(exc).__name__}: {exc}"})
+
+
+async def dispatch(store: MetaStore, gc: GCSettings, msg: Message) -> Message:
+    """The reply to `msg` (its rid is set by the caller). RemoteError propagates."""
+    match msg:
+        case CreateBucket(principal=who, bucket=bucket, region=region, acl=acl):
+            return await store.create_bucket(who, bucket, region=region, acl=acl)
+        case DeleteBucket(principal=who, bucket=bucket):
+            await store.delete_bucket(who, bucket)
+            return Done()
+        case HeadBucket(principal=who, bucket=bucket, write=write):
+            return await store.head_bucket(who, bucket, write=write)
+        case ListBuckets(principal=who):
+            return await store.list_buckets(who)
+        case PutBucketAcl(principal=who, bucket=bucket, acl=acl):
+            await store.put_bucket_acl(who, bucket, acl)
+            return Done()
+        case CommitObject():
+            return await store.commit_object(msg)
+        case GetObjectInfo(principal=who, bucket=bucket, key=key, version_id=version):
+            return await store.get_object_info(who, bucket, key, version)
+        case DeleteObject(principal=who, bucket=bucket, key=key, version_id=version):
+            return await store.delete_object(who, bucket, key, version)
+        case DeleteObjects(principal=who, bucket=bucket, keys=keys):
+            return await store.delete_objects(who, bucket, keys)
+        case ListObjects(principal=who, bucket=bucket):
+            return await store.list_objects(
+                who,
+                bucket,
+                prefix=msg.prefix,
+                delimiter=msg.delimiter,
+                after=msg.after,
+                max_keys=msg.max_keys,
+            )
+        case GetAccessKey(access_key_id=key_id):
+            return await store.get_access_key(key_id)
+        case CreateUser(name=name):
+            return await store.create_user(name)
+        case ListUsers():
+            return await store.list_users()
+        case DeleteUser(name=name):
+            await store.delete_user(name)
+            return Done()
+        case CreateKey(user=user):
+            return await store.create_key(user)
+        case ListKeys(user=user):
+            return await store.list_keys(user)
+        case RevokeKey(access_key_id=key_id):
+            await store.revoke_key(key_id)
+            return Done()
+        case Ping():
+            return await _ping(store)
+        case RunGC(grace_period=grace, dry_run=dry):
+            return await run_gc(store, gc, grace_period=grace, dry_run=dry)
+        case RunScrub():
+            return await run_scrub(store)
+        case _:
+            raise ProtocolError(f"the meta process does not handle {type(msg).__name__}")
