@@ -8,6 +8,7 @@ registered RemoteError subclass.
 from __future__ import annotations
 
 import errno
+import socket
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -56,7 +57,7 @@ class Channel:
 
     async def _send_raw(self, data: bytes | memoryview) -> None:
         try:
-            await self.stream.send(data)
+            await self.stream.send(data)  # type: ignore[arg-type]  # memoryview is fine
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
             self.broken = True
             raise Unavailable(f"channel closed while sending: {exc}") from None
@@ -136,3 +137,31 @@ async def connect_unix(path: str, attempts: int = 50, delay: float = 0.02) -> Ch
             last = exc
             await anyio.sleep(delay)
     raise Unavailable(f"cannot connect to {path}: {last}")
+
+
+def read_message_blocking(sock: socket.socket) -> Message:
+    """Read one MSG frame from a blocking socket: a child reads its boot message this way
+    before it has chosen (and started) its event loop backend."""
+
+    def exactly(n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            piece = sock.recv(n - len(buf))
+            if not piece:
+                raise Unavailable("boot channel closed before the boot message arrived")
+            buf += piece
+        return bytes(buf)
+
+    kind, length = unpack_header(exactly(HEADER_SIZE))
+    if kind is not Kind.MSG:
+        raise ProtocolError(f"expected a boot message, got a {kind.name} frame")
+    return decode(exactly(length))
+
+
+def write_message_blocking(sock: socket.socket, msg: Message) -> None:
+    payload = encode(msg)
+    sock.sendall(pack_header(Kind.MSG, len(payload)) + payload)
+
+
+async def channel_from_socket(sock: socket.socket) -> Channel:
+    return Channel(await anyio.abc.UNIXSocketStream.from_socket(sock))

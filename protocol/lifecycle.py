@@ -11,11 +11,8 @@ import msgspec
 from protocol.base import Message
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """A slice of config inside a boot message (immutable, so defaults can be shared)."""
-
-
-class LogSettings(Settings):
+# Slices of config inside boot messages: frozen, so that defaults can be shared.
+class LogSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     level: str = "info"
     format: str = "json"
     file: str | None = None
@@ -29,9 +26,12 @@ class BootBlob(Message):
     runtime: str = "asyncio"
     heartbeat_interval: float = 1.0
     log: LogSettings = LogSettings()
+    # Names this node's temp files so that nodes sharing one blob directory never remove
+    # each other's uploads in progress.
+    node: str = ""
 
 
-class DatabaseSettings(Settings):
+class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     driver: str = "sqlite"
     path: str = ""
     journal_mode: str = "WAL"
@@ -47,7 +47,7 @@ class DatabaseSettings(Settings):
     pool_size: int = 10
 
 
-class RedisSettings(Settings):
+class RedisSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 6379
@@ -55,7 +55,7 @@ class RedisSettings(Settings):
     db: int = 0
 
 
-class GCSettings(Settings):
+class GCSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     enabled: bool = True
     interval: float = 3600.0
     grace_period: float = 86400.0
@@ -63,7 +63,7 @@ class GCSettings(Settings):
     dry_run: bool = False
 
 
-class ScrubSettings(Settings):
+class ScrubSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     enabled: bool = False
     interval: float = 7 * 86400.0
 
@@ -83,7 +83,7 @@ class BootMeta(Message):
     log: LogSettings = LogSettings()
 
 
-class TLSSettings(Settings):
+class TLSSettings(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     cert_file: str
     key_file: str
 

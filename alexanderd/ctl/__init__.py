@@ -1,0 +1,1 @@
+"""alexanderctl: administration of a running daemon over its control socket."""

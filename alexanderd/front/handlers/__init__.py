@@ -1,0 +1,1 @@
+"""S3 operation handlers: each takes the request and returns a Response value."""

@@ -1,0 +1,1 @@
+"""The supervisor process: listeners, children, signals, control socket, metrics exporter."""
