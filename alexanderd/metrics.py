@@ -34,8 +34,22 @@ if TYPE_CHECKING:
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 # 1 ms (a cached HEAD) to 60 s (a large PUT): the AlexanderHighLatency alert reads p95 against 1 s.
 LATENCY_BUCKETS: Final = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-)  # fmt: skip
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 # Files prometheus_client writes: counter_<pid>.db, histogram_<pid>.db, gauge_<mode>_<pid>.db, ...
 _METRIC_FILE: Final = re.compile(r"(counter|gauge_[a-z]+|histogram|summary)_\d+\.db")
 

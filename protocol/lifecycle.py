@@ -78,6 +78,8 @@ class BootMeta(Message):
     scrub: ScrubSettings = ScrubSettings()
     fsync: bool = True
     region: str = "us-east-1"
+    # Incomplete multipart uploads older than this are aborted by GC (multipart.expiration).
+    multipart_expiration: float = 7 * 86400.0
     runtime: str = "asyncio"
     heartbeat_interval: float = 1.0
     log: LogSettings = LogSettings()

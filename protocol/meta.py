@@ -129,6 +129,8 @@ class DeleteObjects(Message):
     principal: str | None
     bucket: str
     keys: list[str]
+    # When given, one entry per key: the version to delete permanently (None = latest).
+    version_ids: list[str | None] = []
 
 
 class DeleteFailure(Record):
@@ -262,3 +264,156 @@ class ScrubReport(Message):
     missing: list[str] = []
     objects_marked: int = 0
     duration: float = 0.0
+
+
+# --- multipart uploads -------------------------------------------------------
+
+
+class CreateMultipartUpload(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    headers: dict[str, str] = {}
+    user_meta: dict[str, str] = {}
+    storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None  # lowercase S3 name, when the client asked for one
+    checksum_type: str | None = None  # "COMPOSITE" or "FULL_OBJECT"
+
+
+class UploadCreated(Message):
+    upload_id: str
+
+
+class RegisterPart(Message):
+    """Record an uploaded part (its blob is already durable); replaces the same number."""
+
+    principal: str | None
+    bucket: str
+    key: str
+    upload_id: str
+    part_number: int
+    blob: BlobRef
+    checksums: dict[str, str] = {}
+
+
+class PartRegistered(Message):
+    etag: str
+
+
+class PartSummary(Record):
+    part_number: int
+    etag: str
+    size: int
+    last_modified: float
+    checksums: dict[str, str] = {}
+
+
+class ListParts(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    upload_id: str
+    part_number_marker: int = 0
+    max_parts: int = 1000
+
+
+class PartList(Message):
+    parts: list[PartSummary] = []
+    is_truncated: bool = False
+    next_part_number_marker: int = 0
+    owner_id: str = ""
+    owner_name: str = ""
+    storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+
+
+class CompletedPart(Record):
+    part_number: int
+    etag: str  # as the client listed it (quotes stripped by the front)
+    checksums: dict[str, str] = {}
+
+
+class CompleteMultipartUpload(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    upload_id: str
+    parts: list[CompletedPart]
+    if_none_match: str | None = None
+    if_match: str | None = None
+
+
+class AbortMultipartUpload(Message):
+    principal: str | None
+    bucket: str
+    key: str
+    upload_id: str
+
+
+class UploadSummary(Record):
+    key: str
+    upload_id: str
+    initiated: float
+    storage_class: str = "STANDARD"
+    owner_id: str = ""
+    owner_name: str = ""
+    checksum_algorithm: str | None = None
+
+
+class ListMultipartUploads(Message):
+    principal: str | None
+    bucket: str
+    prefix: str = ""
+    delimiter: str = ""
+    key_marker: str = ""
+    upload_id_marker: str = ""
+    max_uploads: int = 1000
+
+
+class UploadList(Message):
+    uploads: list[UploadSummary] = []
+    common_prefixes: list[str] = []
+    is_truncated: bool = False
+    next_key_marker: str = ""
+    next_upload_id_marker: str = ""
+
+
+# --- versioning --------------------------------------------------------------
+
+
+class PutBucketVersioning(Message):
+    principal: str | None
+    bucket: str
+    status: str  # "Enabled" or "Suspended"
+
+
+class ListObjectVersions(Message):
+    principal: str | None
+    bucket: str
+    prefix: str = ""
+    delimiter: str = ""
+    key_marker: str = ""
+    version_id_marker: str = ""
+    max_keys: int = 1000
+
+
+class VersionSummary(Record):
+    key: str
+    version_id: str  # "null" for the null version
+    is_latest: bool
+    delete_marker: bool = False
+    size: int = 0
+    etag: str = ""
+    last_modified: float = 0.0
+    storage_class: str = "STANDARD"
+    owner_id: str = ""
+    owner_name: str = ""
+
+
+class VersionList(Message):
+    versions: list[VersionSummary] = []  # versions and delete markers, in S3 order
+    common_prefixes: list[str] = []
+    is_truncated: bool = False
+    next_key_marker: str = ""
+    next_version_id_marker: str = ""

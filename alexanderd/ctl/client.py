@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anyio
@@ -28,7 +27,7 @@ class Refused(Exception):
 
 
 async def call_async(socket_path: str, verb: str, args: dict[str, str] | None = None) -> Any:
-    if not os.path.exists(socket_path):
+    if not await anyio.Path(socket_path).exists():
         raise Unreachable(f"no control socket at {socket_path} (is alexanderd running?)")
     try:
         chan = await connect_unix(socket_path, attempts=3)

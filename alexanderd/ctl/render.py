@@ -60,7 +60,8 @@ def render(verb: str, data: Any) -> str:
     if verb == "gc.run":
         mode = " (dry run: nothing deleted)" if data.get("dry_run") else ""
         return (
-            f"gc: examined {data.get('examined', 0)} orphans, deleted {data.get('deleted', 0)} blobs, "
+            f"gc: examined {data.get('examined', 0)} orphans, "
+            f"deleted {data.get('deleted', 0)} blobs, "
             f"freed {data.get('freed_bytes', 0)} bytes, removed {data.get('temp_removed', 0)} temp "
             f"files in {data.get('duration', 0):.3f}s{mode}"
         )
@@ -69,7 +70,8 @@ def render(verb: str, data: Any) -> str:
             f"scrub: checked {data.get('checked', 0)} blobs ({data.get('bytes_checked', 0)} bytes) "
             f"in {data.get('duration', 0):.3f}s",
             f"corrupt (quarantined): {len(data.get('corrupt', []))}; "
-            f"missing: {len(data.get('missing', []))}; objects marked: {data.get('objects_marked', 0)}",
+            f"missing: {len(data.get('missing', []))}; "
+            f"objects marked: {data.get('objects_marked', 0)}",
         ]
         lines += [f"  corrupt {sha}" for sha in data.get("corrupt", [])]
         lines += [f"  missing {sha}" for sha in data.get("missing", [])]

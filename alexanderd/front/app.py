@@ -112,10 +112,15 @@ class S3App:
         except S3Error as exc:
             return self._error(req, exc)
         except RemoteError as exc:
-            mapped = from_remote(exc.error_code, exc.message, exc.details)
+            # "header:<name>" details become response headers (x-amz-delete-marker, ...).
+            extra = [(k[7:], v) for k, v in exc.details.items() if k.startswith("header:")]
+            details = {k: v for k, v in exc.details.items() if not k.startswith("header:")}
+            mapped = from_remote(exc.error_code, exc.message, details)
             if mapped.status >= 500:
                 log.error("backend error", code=exc.error_code, message=exc.message)
-            return self._error(req, mapped)
+            resp = self._error(req, mapped)
+            resp.headers.extend(extra)
+            return resp
         except ClientGone:
             log.info("client disconnected mid-request", op=req.operation)
             return None
@@ -133,9 +138,14 @@ class S3App:
         return resp
 
     async def _dispatch(self, req: Request) -> Response:
-        if req.raw_path in HEALTH_PATHS and "authorization" not in req.headers:
-            if not req.query_string and req.method in ("GET", "HEAD"):
-                return await self._health(req)
+        # A bucket may be named healthz: only an anonymous, query-less GET is a probe.
+        if (
+            req.raw_path in HEALTH_PATHS
+            and "authorization" not in req.headers
+            and not req.query_string
+            and req.method in ("GET", "HEAD")
+        ):
+            return await self._health(req)
         if self.limiter is not None and not self.limiter.take():
             raise s3_error("SlowDown", "Please reduce your request rate.")
         req.bucket, req.key = resolve_address(

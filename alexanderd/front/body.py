@@ -66,7 +66,8 @@ class Body:
                 for piece in decoder.feed(data):
                     yield piece
             if decoder is not None:
-                self.trailers = decoder.finish()
+                # In place: the uploader holds this dict and reads it after the last chunk.
+                self.trailers.update(decoder.finish())
         except AuthError as exc:
             raise auth_failure(exc) from None
 

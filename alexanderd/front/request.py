@@ -97,9 +97,11 @@ def resolve_address(
 
 
 def client_address(
-    peer: str, headers: dict[str, str], trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    peer: str,
+    headers: dict[str, str],
+    trusted: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
     scheme: str,
-) -> tuple[str, str]:  # fmt: skip
+) -> tuple[str, str]:
     """(client ip, scheme), honouring X-Forwarded-* only from a configured trusted proxy."""
     try:
         peer_ip = ipaddress.ip_address(peer)

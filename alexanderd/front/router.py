@@ -6,17 +6,21 @@ from collections.abc import Awaitable, Callable
 
 from alexanderd.front.context import Context
 from alexanderd.front.errors import s3_error
-from alexanderd.front.handlers import bucket, config, listing, objects, service, upload
+from alexanderd.front.handlers import (
+    bucket,
+    config,
+    listing,
+    multipart,
+    objects,
+    service,
+    upload,
+)
 from alexanderd.front.request import Request
 from alexanderd.front.response import Response
 from alexanderd.front.s3types import validate_key
 from alexanderd.front.sigv4 import ParsedAuth, SigningContext
 
 Handler = Callable[[Context, Request, SigningContext | None], Awaitable[Response]]
-
-# Bucket sub-resources this server keeps no configuration for yet: reads answer "not
-# configured" with AWS's code (true: nothing can have been set); writes are NotImplemented.
-MULTIPART = ("uploads", "uploadId")
 
 
 def _pick(req: Request) -> tuple[str, Handler]:
@@ -30,8 +34,10 @@ def _pick(req: Request) -> tuple[str, Handler]:
     if req.key is None:
         return _pick_bucket(req, q, m)
     validate_key(req.key)
-    if any(name in q for name in MULTIPART):
-        return "Multipart", upload.multipart_not_available
+    if "uploadId" in q:
+        return _pick_upload(req, q, m)
+    if m == "POST" and "uploads" in q:
+        return "CreateMultipartUpload", multipart.create_upload
     if m == "PUT":
         if "acl" in q:
             return "PutObjectAcl", objects.put_object_acl
@@ -55,6 +61,20 @@ def _pick(req: Request) -> tuple[str, Handler]:
     raise s3_error("MethodNotAllowed", "The specified method is not allowed against this resource.")
 
 
+def _pick_upload(req: Request, q: dict[str, str], m: str) -> tuple[str, Handler]:
+    if m == "PUT" and "x-amz-copy-source" in req.headers:
+        return "UploadPartCopy", multipart.upload_part_copy
+    if m == "PUT":
+        return "UploadPart", multipart.upload_part
+    if m == "POST":
+        return "CompleteMultipartUpload", multipart.complete_upload
+    if m == "DELETE":
+        return "AbortMultipartUpload", multipart.abort_upload
+    if m == "GET":
+        return "ListParts", multipart.list_parts
+    raise s3_error("MethodNotAllowed", "The specified method is not allowed against this resource.")
+
+
 def _pick_bucket(req: Request, q: dict[str, str], m: str) -> tuple[str, Handler]:
     if m == "GET":
         if "location" in q:
@@ -64,7 +84,7 @@ def _pick_bucket(req: Request, q: dict[str, str], m: str) -> tuple[str, Handler]
         if "versioning" in q:
             return "GetBucketVersioning", bucket.get_versioning
         if "uploads" in q:
-            return "ListMultipartUploads", upload.multipart_not_available
+            return "ListMultipartUploads", multipart.list_uploads
         if "versions" in q:
             return "ListObjectVersions", listing.list_object_versions
         for name in config.UNCONFIGURED:
@@ -76,7 +96,9 @@ def _pick_bucket(req: Request, q: dict[str, str], m: str) -> tuple[str, Handler]
     if m == "PUT":
         if "acl" in q:
             return "PutBucketAcl", bucket.put_acl
-        if "versioning" in q or any(name in q for name in config.UNCONFIGURED):
+        if "versioning" in q:
+            return "PutBucketVersioning", bucket.put_versioning
+        if any(name in q for name in config.UNCONFIGURED):
             return "PutBucketConfig", config.not_implemented
         return "CreateBucket", bucket.create_bucket
     if m == "HEAD":

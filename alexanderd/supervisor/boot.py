@@ -98,6 +98,7 @@ def meta_boot(config: Config, paths: RuntimePaths) -> BootMeta:
         scrub=ScrubSettings(enabled=config.scrub.enabled, interval=config.scrub.interval),
         fsync=config.storage.fsync,
         region=config.server.region,
+        multipart_expiration=config.multipart.expiration,
         # The meta process owns the database drivers: asyncpg and redis-py are asyncio-only.
         runtime="asyncio",
         heartbeat_interval=config.server.heartbeat_interval,

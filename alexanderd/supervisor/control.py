@@ -42,8 +42,8 @@ async def serve_control(
     *,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
-    if os.path.exists(path):
-        os.unlink(path)
+    # A stale socket from a crashed run would make the bind fail.
+    await anyio.Path(path).unlink(missing_ok=True)
     # Create the socket already private: no window in which another user could connect.
     old_umask = os.umask(0o177)
     try:

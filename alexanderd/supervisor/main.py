@@ -58,9 +58,13 @@ class Supervisor:
         hb = config.server.heartbeat_timeout
         env = {"PROMETHEUS_MULTIPROC_DIR": self.paths.metrics_dir}
         meta = Child(
-            "meta", "meta", [py, "-m", "workers.main", "meta"],
-            functools.partial(meta_boot, config, self.paths), hb, env=env,
-        )  # fmt: skip
+            "meta",
+            "meta",
+            [py, "-m", "workers.main", "meta"],
+            functools.partial(meta_boot, config, self.paths),
+            hb,
+            env=env,
+        )
         blobs = [
             Child(
                 f"blob-{i}",
@@ -69,7 +73,7 @@ class Supervisor:
                 functools.partial(blob_boot, config, self.paths, i),
                 hb,
                 env=env,
-            )  # fmt: skip
+            )
             for i in range(config.server.blob_workers)
         ]
         fds = [s.fileno() for s in self.listeners]
@@ -82,7 +86,7 @@ class Supervisor:
                 hb,
                 pass_fds=fds,
                 env=env,
-            )  # fmt: skip
+            )
             for i in range(config.server.fronts)
         ]
         return meta, blobs, fronts
@@ -112,13 +116,28 @@ class Supervisor:
         log.info("starting child", child=child.name)
         await self._tg.start(self._run_child, child)
 
+    async def _start_many(self, children: list[Child]) -> None:
+        """Start siblings in parallel (their boot is mostly imports); the first boot
+        failure is raised once all have settled."""
+        failures: list[ChildBootFailed] = []
+
+        async def one(child: Child) -> None:
+            try:
+                await self._start(child)
+            except ChildBootFailed as exc:
+                failures.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for child in children:
+                tg.start_soon(one, child)
+        if failures:
+            raise failures[0]
+
     async def _start_all(self) -> None:
         self.meta, self.blobs, self.fronts = self._make_children(self.config)
         await self._start(self.meta)
-        for child in self.blobs:
-            await self._start(child)
-        for child in self.fronts:
-            await self._start(child)
+        await self._start_many(self.blobs)
+        await self._start_many(self.fronts)
 
     async def _stop_all(self) -> None:
         deadline = self.config.server.shutdown_timeout
@@ -164,14 +183,12 @@ class Supervisor:
             self.meta = meta
             await self._start(meta)
             old_blobs, self.blobs = self.blobs, blobs
-            for child in blobs:
-                await self._start(child)
+            await self._start_many(blobs)
             for child in old_blobs:
                 await child.stop(new.server.shutdown_timeout)
             # New fronts accept on the same sockets before the old ones drain: no refusal.
             old_fronts, self.fronts = self.fronts, fronts
-            for child in fronts:
-                await self._start(child)
+            await self._start_many(fronts)
             async with anyio.create_task_group() as tg:
                 for child in old_fronts:
                     tg.start_soon(child.stop, new.server.shutdown_timeout)
@@ -232,9 +249,7 @@ class Supervisor:
             with anyio.CancelScope(shield=True):
                 await self._stop_all()
             tg.cancel_scope.cancel()
-        for path in (self.paths.control,):
-            if os.path.exists(path):
-                os.unlink(path)
+        await anyio.Path(self.paths.control).unlink(missing_ok=True)
         log.info("stopped", exit_code=self.exit_code)
         return self.exit_code
 

@@ -33,14 +33,18 @@ class Daemon:
         self.log_path = self.root / "daemon.log"
         self.master_key = secrets.token_hex(32)
         self.config: dict[str, Any] = {
-            "server": {"host": "127.0.0.1", "port": 0, "runtime_dir": str(self.run_dir),
-                       "shutdown_timeout": "20s"},
+            "server": {
+                "host": "127.0.0.1",
+                "port": 0,
+                "runtime_dir": str(self.run_dir),
+                "shutdown_timeout": "20s",
+            },
             "storage": {"filesystem": {"base_path": str(self.data_dir)}},
             "database": {"driver": "sqlite"},
             "auth": {"master_key": self.master_key, "key_cache_ttl": "1s"},
             "metrics": {"enabled": True, "port": 0},
             "logging": {"level": "info", "format": "json"},
-        }  # fmt: skip
+        }
         _merge(self.config, config or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.access_key = ""
@@ -55,12 +59,13 @@ class Daemon:
         return str(self.run_dir / "control.sock")
 
     def start(self, wait: bool = True, env: dict[str, str] | None = None) -> None:
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "alexanderd"), "run", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )  # fmt: skip
-        log.close()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "alexanderd"), "run", "--config", str(self.config_path)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+            )
         if wait:
             self.wait_ready()
 
@@ -82,8 +87,11 @@ class Daemon:
     def ctl_raw(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "alexanderctl"), "--socket", self.control, "--json", *args],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     def ctl(self, *args: str) -> Any:
         result = self.ctl_raw(*args)

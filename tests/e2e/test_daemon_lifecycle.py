@@ -96,7 +96,9 @@ def test_sigkill_child_is_restarted(fresh: Daemon, victim: str) -> None:
 
         def restarted() -> bool:
             child = next(c for c in fresh.status()["children"] if c["name"] == victim)
-            return child["state"] == "running" and child["pid"] != old_pid and child["restarts"] >= 1
+            return (
+                child["state"] == "running" and child["pid"] != old_pid and child["restarts"] >= 1
+            )
 
         wait_until(restarted, what=f"{victim} restart")
         wait_until(lambda: http_get(f"{fresh.endpoint}/readyz")[0] == 200, what="readyz")
@@ -134,7 +136,9 @@ def test_sigterm_drains_inflight_upload(fresh: Daemon) -> None:
     if "etag" in outcome:
         # Acknowledged: it must be there after a restart.
         fresh.start()
-        got = s3_client(fresh, s3={"addressing_style": "path"}).get_object(Bucket="drain", Key="big")
+        got = s3_client(fresh, s3={"addressing_style": "path"}).get_object(
+            Bucket="drain", Key="big"
+        )
         assert got["Body"].read() == body
 
 
@@ -176,8 +180,12 @@ def test_invalid_config_is_rejected_before_start(fresh: Daemon) -> None:
     fresh.config["auth"]["master_key"] = "short"
     fresh.config["gc"] = {"interval": "soon"}
     fresh.write_config()
-    result = subprocess.run([str(BIN / "alexanderd"), "check-config", str(fresh.config_path)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [str(BIN / "alexanderd"), "check-config", str(fresh.config_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 78
     assert "auth.master_key" in result.stderr and "gc.interval" in result.stderr
     fresh.start(wait=False)
@@ -239,11 +247,16 @@ def test_ctl_errors_and_exit_codes(daemon: Daemon, tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr.strip()
     r = daemon.ctl_raw("key", "revoke", "AKNOTAKEY")
     assert r.returncode == 1 and r.stderr.strip()
-    r = subprocess.run([str(BIN / "alexanderctl"), "--socket", str(tmp_path / "none.sock"), "status"],
-                       capture_output=True, text=True, check=False)  # fmt: skip
+    r = subprocess.run(
+        [str(BIN / "alexanderctl"), "--socket", str(tmp_path / "none.sock"), "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 3 and "no control socket" in r.stderr
-    r = subprocess.run([str(BIN / "alexanderctl"), "frobnicate"], capture_output=True, text=True,
-                       check=False)  # fmt: skip
+    r = subprocess.run(
+        [str(BIN / "alexanderctl"), "frobnicate"], capture_output=True, text=True, check=False
+    )
     assert r.returncode == 2
 
 
@@ -278,11 +291,20 @@ def test_systemd_socket_activation(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
-        d.proc = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{port}",
-             str(BIN / "alexanderd"), "run", "--config", str(d.config_path)],
-            stdout=open(d.log_path, "ab"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        with open(d.log_path, "ab") as log:
+            d.proc = subprocess.Popen(
+                [
+                    "systemd-socket-activate",
+                    "-l",
+                    f"127.0.0.1:{port}",
+                    str(BIN / "alexanderd"),
+                    "run",
+                    "--config",
+                    str(d.config_path),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         # With socket activation the daemon starts on the first connection.
         deadline = time.monotonic() + 60
         code = 0

@@ -16,10 +16,11 @@ from alexanderd.front.xml import (
     location_xml,
     parse_acl,
     parse_create_bucket,
+    parse_versioning,
     versioning_xml,
 )
 from protocol.base import Done
-from protocol.meta import BucketInfo, CreateBucket, DeleteBucket, PutBucketAcl
+from protocol.meta import BucketInfo, CreateBucket, DeleteBucket, PutBucketAcl, PutBucketVersioning
 
 MAX_CONFIG_BODY = 64 * 1024
 
@@ -29,8 +30,12 @@ def _canned_acl(req: Request) -> str | None:
     if acl is None:
         return None
     if acl not in CANNED_ACLS:
-        raise s3_error("InvalidArgument", f"Unsupported canned ACL {acl[:64]!r}",
-                       ArgumentName="x-amz-acl", ArgumentValue=acl[:64])  # fmt: skip
+        raise s3_error(
+            "InvalidArgument",
+            f"Unsupported canned ACL {acl[:64]!r}",
+            ArgumentName="x-amz-acl",
+            ArgumentValue=acl[:64],
+        )
     return acl
 
 
@@ -45,11 +50,17 @@ async def create_bucket(ctx: Context, req: Request, sig: SigningContext | None) 
     region = ctx.boot.region
     if location is not None and location != region:
         if region == "us-east-1" or location == "us-east-1":
-            raise s3_error("InvalidLocationConstraint", "The specified location-constraint is "
-                           "not valid", LocationConstraint=location[:64])  # fmt: skip
-        raise s3_error("IllegalLocationConstraintException", f"The {location[:64]} location "
-                       "constraint is incompatible for the region specific endpoint this request "
-                       "was sent to.")  # fmt: skip
+            raise s3_error(
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+                LocationConstraint=location[:64],
+            )
+        raise s3_error(
+            "IllegalLocationConstraintException",
+            f"The {location[:64]} location "
+            "constraint is incompatible for the region specific endpoint this request "
+            "was sent to.",
+        )
     await ctx.meta.request(
         CreateBucket(rid=req.rid, principal=req.principal, bucket=name, region=region, acl=acl),
         BucketInfo,
@@ -87,8 +98,11 @@ async def put_acl(ctx: Context, req: Request, sig: SigningContext | None) -> Res
         raise s3_error("UnexpectedContent", "This request does not support content")
     if acl is None:
         if not body.strip():
-            raise s3_error("MissingSecurityHeader", "Your request was missing a required header",
-                           MissingHeaderName="x-amz-acl")  # fmt: skip
+            raise s3_error(
+                "MissingSecurityHeader",
+                "Your request was missing a required header",
+                MissingHeaderName="x-amz-acl",
+            )
         acl = parse_acl(body, info.owner_id)
     await ctx.meta.request(
         PutBucketAcl(rid=req.rid, principal=req.principal, bucket=info.name, acl=acl), Done
@@ -99,3 +113,13 @@ async def put_acl(ctx: Context, req: Request, sig: SigningContext | None) -> Res
 async def get_versioning(ctx: Context, req: Request, _: SigningContext | None) -> Response:
     info = await bucket_info(ctx, req, owner_only=True)
     return xml_response(versioning_xml(info.versioning))
+
+
+async def put_versioning(ctx: Context, req: Request, sig: SigningContext | None) -> Response:
+    info = await bucket_info(ctx, req, owner_only=True)
+    status = parse_versioning(await request_body(req, sig, MAX_CONFIG_BODY))
+    await ctx.meta.request(
+        PutBucketVersioning(rid=req.rid, principal=req.principal, bucket=info.name, status=status),
+        Done,
+    )
+    return empty(200)

@@ -46,8 +46,13 @@ def object_headers(info: ObjectInfo, *, checksums: bool) -> list[tuple[str, str]
     ]
     stored = info.headers
     headers.append(("Content-Type", stored.get("content-type", DEFAULT_CONTENT_TYPE)))
-    for name in ("content-encoding", "content-disposition", "content-language", "cache-control",
-                 "expires"):  # fmt: skip
+    for name in (
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
+    ):
         if name in stored:
             headers.append((name.title(), stored[name]))
     for name, value in info.user_meta.items():

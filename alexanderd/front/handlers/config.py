@@ -34,7 +34,7 @@ UNCONFIGURED: dict[str, tuple[str, str]] = {
         "",
         f"<RequestPaymentConfiguration {_NS}><Payer>BucketOwner</Payer>"
         "</RequestPaymentConfiguration>",
-    ),  # fmt: skip
+    ),
     "notification": ("", f"<NotificationConfiguration {_NS}/>"),
 }
 

@@ -43,26 +43,38 @@ from protocol.meta import (
 MAX_DELETE_BODY = 2 * 1024 * 1024
 
 
-async def _info(ctx: Context, req: Request, bucket: str, key: str) -> ObjectInfo:
-    version = req.query.get("versionId") if bucket == req.bucket else None
+async def _info(
+    ctx: Context, req: Request, bucket: str, key: str, version: str | None
+) -> ObjectInfo:
     return await ctx.meta.request(
         GetObjectInfo(
             rid=req.rid, principal=req.principal, bucket=bucket, key=key, version_id=version
-        ),  # fmt: skip
+        ),
         ObjectInfo,
     )
 
 
+async def source_object(ctx: Context, req: Request) -> tuple[ObjectInfo, str | None]:
+    """The object named by x-amz-copy-source (read access checked by meta) and its version."""
+    src_bucket, src_key, version = parse_copy_source(req.headers["x-amz-copy-source"])
+    source = await _info(ctx, req, src_bucket, src_key, version)
+    if source.corrupt:
+        raise s3_error("InternalError", "The source object's data failed its integrity check.")
+    return source, source.version_id if version else None
+
+
 async def _read(ctx: Context, req: Request) -> Response:
-    info = await _info(ctx, req, bucket_name(req), object_key(req))
+    info = await _info(ctx, req, bucket_name(req), object_key(req), req.query.get("versionId"))
     if info.corrupt:
         raise s3_error("InternalError", "The object's stored data failed its integrity check.")
     if evaluate_read_conditions(req.headers, info.etag, info.last_modified) == "not_modified":
         return Response(status=304, headers=[("ETag", quoted(info.etag))])
     overrides = response_overrides(req.query)
     if overrides and req.principal is None:
-        raise s3_error("InvalidRequest", "Request specific response headers cannot be used for "
-                       "anonymous GET requests.")  # fmt: skip
+        raise s3_error(
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        )
     part = req.query.get("partNumber")
     span = parse_range(req.headers.get("range"), info.size)
     if part is not None:
@@ -91,11 +103,16 @@ def _checksum_mode(req: Request) -> bool:
 
 def _part_span(info: ObjectInfo, part: str, span: tuple[int, int] | None) -> tuple[int, int]:
     if span is not None:
-        raise s3_error("InvalidRequest", "Cannot specify both Range header and partNumber query "
-                       "parameter.")  # fmt: skip
+        raise s3_error(
+            "InvalidRequest", "Cannot specify both Range header and partNumber query parameter."
+        )
     if not part.isdigit() or not 1 <= int(part) <= 10000:
-        raise s3_error("InvalidArgument", "Part number must be an integer between 1 and 10000, "
-                       "inclusive", ArgumentName="partNumber", ArgumentValue=part[:32])  # fmt: skip
+        raise s3_error(
+            "InvalidArgument",
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=part[:32],
+        )
     number = int(part)
     if number > max(1, len(info.blobs)):
         raise s3_error("InvalidPartNumber", "The requested partnumber is not satisfiable")
@@ -120,7 +137,7 @@ async def delete_object(ctx: Context, req: Request, _: SigningContext | None) ->
             bucket=bucket_name(req),
             key=object_key(req),
             version_id=req.query.get("versionId"),
-        ),  # fmt: skip
+        ),
         ObjectDeleted,
     )
     resp = empty(204)
@@ -148,7 +165,10 @@ async def delete_objects(ctx: Context, req: Request, _: SigningContext | None) -
             principal=req.principal,
             bucket=bucket_name(req),
             keys=[key for key, _version in parsed.objects],
-        ),  # fmt: skip
+            version_ids=[version for _key, version in parsed.objects]
+            if any(version for _key, version in parsed.objects)
+            else [],
+        ),
         ObjectsDeleted,
     )
     return xml_response(delete_result_xml(result, quiet=parsed.quiet))
@@ -158,17 +178,22 @@ async def copy_object(ctx: Context, req: Request, _: SigningContext | None) -> R
     src_bucket, src_key, _version = parse_copy_source(req.headers["x-amz-copy-source"])
     directive = req.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
-        raise s3_error("InvalidArgument", "Unknown metadata directive.",
-                       ArgumentName="x-amz-metadata-directive", ArgumentValue=directive[:32])  # fmt: skip
-    source = await _info(ctx, req, src_bucket, src_key)
-    if source.corrupt:
-        raise s3_error("InternalError", "The source object's data failed its integrity check.")
+        raise s3_error(
+            "InvalidArgument",
+            "Unknown metadata directive.",
+            ArgumentName="x-amz-metadata-directive",
+            ArgumentValue=directive[:32],
+        )
+    source, source_version = await source_object(ctx, req)
     evaluate_copy_source_conditions(req.headers, source.etag, source.last_modified)
     same = (src_bucket, src_key) == (req.bucket, req.key)
     if same and directive == "COPY" and "x-amz-storage-class" not in req.headers:
-        raise s3_error("InvalidRequest", "This copy request is illegal because it is trying to "
-                       "copy an object to itself without changing the object's metadata, storage "
-                       "class, website redirect location or encryption attributes.")  # fmt: skip
+        raise s3_error(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to "
+            "copy an object to itself without changing the object's metadata, storage "
+            "class, website redirect location or encryption attributes.",
+        )
     if directive == "REPLACE":
         headers, user_meta = extract_stored_headers(req.headers), extract_user_metadata(req.headers)
     else:
@@ -190,33 +215,40 @@ async def copy_object(ctx: Context, req: Request, _: SigningContext | None) -> R
             storage_class=req.headers.get("x-amz-storage-class", source.storage_class),
             if_none_match=if_none_match,
             if_match=if_match,
-        ),  # fmt: skip
+        ),
         ObjectInfo,
     )
     resp = xml_response(copy_result_xml(info.etag, info.last_modified))
     if info.version_id:
         resp.headers.append(("x-amz-version-id", info.version_id))
+    if source_version:
+        resp.headers.append(("x-amz-copy-source-version-id", source_version))
     return resp
 
 
 async def get_object_acl(ctx: Context, req: Request, _: SigningContext | None) -> Response:
-    info = await _info(ctx, req, bucket_name(req), object_key(req))
+    info = await _info(ctx, req, bucket_name(req), object_key(req), req.query.get("versionId"))
     bucket = await bucket_info(ctx, req)
-    return xml_response(acl_xml(info.owner_id or bucket.owner_id,
-                                info.owner_name or bucket.owner_name, "private"))  # fmt: skip
+    return xml_response(
+        acl_xml(info.owner_id or bucket.owner_id, info.owner_name or bucket.owner_name, "private")
+    )
 
 
 async def put_object_acl(ctx: Context, req: Request, _: SigningContext | None) -> Response:
-    await _info(ctx, req, bucket_name(req), object_key(req))
+    await _info(ctx, req, bucket_name(req), object_key(req), req.query.get("versionId"))
     acl = req.headers.get("x-amz-acl", "private")
     if acl != "private":
-        raise s3_error("NotImplemented", "Object ACLs other than private are not supported; "
-                       "grant access with the bucket ACL.")  # fmt: skip
+        raise s3_error(
+            "NotImplemented",
+            "Object ACLs other than private are not supported; grant access with the bucket ACL.",
+        )
     return empty(200)
 
 
 async def get_object_tagging(ctx: Context, req: Request, _: SigningContext | None) -> Response:
-    await _info(ctx, req, bucket_name(req), object_key(req))
-    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Tagging xmlns="http://s3.amazonaws.com/'
-            b'doc/2006-03-01/"><TagSet></TagSet></Tagging>')  # fmt: skip
+    await _info(ctx, req, bucket_name(req), object_key(req), req.query.get("versionId"))
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Tagging xmlns="http://s3.amazonaws.com/'
+        b'doc/2006-03-01/"><TagSet></TagSet></Tagging>'
+    )
     return xml_response(body)

@@ -20,7 +20,7 @@ from alexanderd.front.s3types import (
     parse_write_conditions,
 )
 from alexanderd.front.sigv4 import AuthError, SigningContext
-from protocol.blob import CHECKSUM_ALGORITHMS, PutBlob
+from protocol.blob import CHECKSUM_ALGORITHMS, BlobStored, PutBlob
 from protocol.meta import BlobRef, CommitObject, ObjectInfo
 
 MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PutObject; larger objects go multipart
@@ -48,8 +48,9 @@ def _body_framing(
                 if req.headers.get("transfer-encoding"):
                     size = None
                 else:
-                    raise s3_error("MissingContentLength", "You must provide the Content-Length "
-                                   "HTTP header.")  # fmt: skip
+                    raise s3_error(
+                        "MissingContentLength", "You must provide the Content-Length HTTP header."
+                    )
             elif not length.isdigit():
                 raise s3_error("InvalidArgument", "Content-Length is not a number.")
             else:
@@ -65,10 +66,11 @@ async def request_body(req: Request, ctx_sig: SigningContext | None, limit: int)
     decoded = _size if mode.startswith("STREAMING-") else None
     body = Body(req, mode, ctx_sig, decoded, trailers)
     data = await body.read_all(limit)
-    if len(mode) == 64 and mode != UNSIGNED_PAYLOAD:
-        if hashlib.sha256(data).hexdigest() != mode:
-            raise s3_error("XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' "
-                           "header does not match what was computed.")  # fmt: skip
+    if len(mode) == 64 and mode != UNSIGNED_PAYLOAD and hashlib.sha256(data).hexdigest() != mode:
+        raise s3_error(
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
     return data
 
 
@@ -93,11 +95,68 @@ def _checksum_request(req: Request, trailers: list[str]) -> tuple[list[str], dic
         if algo not in algos:
             algos.append(algo)
     if len(algos) > 1:
-        raise s3_error("InvalidRequest", "Expecting a single x-amz-checksum- header. Multiple "
-                       "checksum Types are not allowed.")  # fmt: skip
+        raise s3_error(
+            "InvalidRequest",
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        )
     if not algos:
         algos.append(DEFAULT_CHECKSUM)
     return algos, expected
+
+
+async def receive_blob(
+    ctx: Context, req: Request, sig: SigningContext | None, max_size: int
+) -> BlobStored:
+    """Stream the request body to a blob worker, verified (signatures, digests, checksums)
+    and durable before this returns; nothing is committed in meta yet."""
+    mode, size, trailers = _body_framing(req, sig)
+    if size is not None and size > max_size:
+        raise s3_error(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            ProposedSize=size,
+            MaxSizeAllowed=max_size,
+        )
+    algos, expected = _checksum_request(req, trailers)
+    body = Body(req, mode, sig, size if mode.startswith("STREAMING-") else None, trailers)
+    header = PutBlob(
+        rid=req.rid,
+        expected_size=size,
+        content_md5=req.headers.get("content-md5"),
+        content_sha256=mode if len(mode) == 64 else None,
+        checksum_algorithms=algos,
+        expected_checksums=expected,
+    )
+    return await store_body(ctx, header, body.chunks(), body.trailers)
+
+
+def checksum_headers(checksums: dict[str, str]) -> list[tuple[str, str]]:
+    headers = [(f"x-amz-checksum-{algo}", value) for algo, value in checksums.items()]
+    if checksums:
+        kind = "COMPOSITE" if any("-" in v for v in checksums.values()) else "FULL_OBJECT"
+        headers.append(("x-amz-checksum-type", kind))
+    return headers
+
+
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+    }
+)
+
+
+def storage_class_of(req: Request) -> str:
+    storage_class = req.headers.get("x-amz-storage-class", "STANDARD")
+    if storage_class not in STORAGE_CLASSES:
+        raise s3_error("InvalidStorageClass", "The storage class you specified is not valid")
+    return storage_class
 
 
 async def put_object(ctx: Context, req: Request, sig: SigningContext | None) -> Response:
@@ -107,32 +166,11 @@ async def put_object(ctx: Context, req: Request, sig: SigningContext | None) -> 
     user_meta = extract_user_metadata(req.headers)
     if "x-amz-tagging" in req.headers:
         raise s3_error("NotImplemented", "Object tagging is not supported by this server yet.")
-    storage_class = req.headers.get("x-amz-storage-class", "STANDARD")
-    if storage_class not in ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA",
-                             "INTELLIGENT_TIERING", "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR"):  # fmt: skip
-        raise s3_error("InvalidStorageClass", "The storage class you specified is not valid")
-    mode, size, trailers = _body_framing(req, sig)
-    if size is not None and size > min(MAX_SINGLE_PUT, ctx.boot.max_object_size):
-        raise s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                       ProposedSize=size, MaxSizeAllowed=MAX_SINGLE_PUT)  # fmt: skip
-    algos, expected = _checksum_request(req, trailers)
+    storage_class = storage_class_of(req)
     # Refuse before reading the body when the bucket is missing or not writable: the client
     # (often waiting on Expect: 100-continue) gets its answer without sending the bytes.
     await bucket_info(ctx, req, write=True)
-    body = Body(req, mode, sig, size if mode.startswith("STREAMING-") else None, trailers)
-    stored = await store_body(
-        ctx,
-        PutBlob(
-            rid=req.rid,
-            expected_size=size,
-            content_md5=req.headers.get("content-md5"),
-            content_sha256=mode if len(mode) == 64 else None,
-            checksum_algorithms=algos,
-            expected_checksums=expected,
-        ),
-        body.chunks(),
-        body.trailers,
-    )
+    stored = await receive_blob(ctx, req, sig, min(MAX_SINGLE_PUT, ctx.boot.max_object_size))
     info = await ctx.meta.request(
         CommitObject(
             rid=req.rid,
@@ -148,27 +186,10 @@ async def put_object(ctx: Context, req: Request, sig: SigningContext | None) -> 
             storage_class=storage_class,
             if_none_match=if_none_match,
             if_match=if_match,
-        ),  # fmt: skip
+        ),
         ObjectInfo,
     )
-    resp = Response(headers=[("ETag", quoted(info.etag))])
-    for algo, value in stored.checksums.items():
-        resp.headers.append((f"x-amz-checksum-{algo}", value))
-    if stored.checksums:
-        resp.headers.append(("x-amz-checksum-type", "FULL_OBJECT"))
+    resp = Response(headers=[("ETag", quoted(info.etag)), *checksum_headers(stored.checksums)])
     if info.version_id:
         resp.headers.append(("x-amz-version-id", info.version_id))
     return resp
-
-
-async def multipart_not_available(ctx: Context, req: Request, _: SigningContext | None) -> Response:
-    await bucket_info(ctx, req)
-    if req.method == "POST" and "uploads" in req.query:
-        raise s3_error("NotImplemented", "Multipart uploads are not supported by this server "
-                       "yet; upload objects up to 5 GiB with a single PutObject.")  # fmt: skip
-    if req.method == "GET" and req.key is None:
-        raise s3_error("NotImplemented", "ListMultipartUploads is not supported by this server "
-                       "yet.")  # fmt: skip
-    # Upload ids are never issued, so any one named does not exist.
-    raise s3_error("NoSuchUpload", "The specified upload does not exist. The upload ID may be "
-                   "invalid, or the upload may have been aborted or completed.")  # fmt: skip
