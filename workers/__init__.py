@@ -1,0 +1,1 @@
+"""Child processes of alexanderd that touch data: blob I/O workers and the meta process."""
