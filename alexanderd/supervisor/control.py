@@ -73,6 +73,8 @@ async def _serve_client(stream: anyio.abc.SocketStream, handler: Handler) -> Non
             if not isinstance(msg, CtlRequest):
                 await chan.send_error(ProtocolError(f"unexpected {type(msg).__name__}"), msg.rid)
                 return
+            # An audit trail of administration (never the arguments: they may name secrets).
+            log.info("control request", verb=msg.verb, peer_uid=uid)
             try:
                 data = await handler(msg.verb, dict(msg.args))
             except RemoteError as exc:
