@@ -6,9 +6,12 @@ from protocol.base import Done, Message
 from protocol.errors import ProtocolError
 from protocol.lifecycle import GCSettings
 from protocol.meta import (
+    AbortMultipartUpload,
     CommitObject,
+    CompleteMultipartUpload,
     CreateBucket,
     CreateKey,
+    CreateMultipartUpload,
     CreateUser,
     DeleteBucket,
     DeleteObject,
@@ -19,16 +22,21 @@ from protocol.meta import (
     HeadBucket,
     ListBuckets,
     ListKeys,
+    ListMultipartUploads,
     ListObjects,
+    ListObjectVersions,
+    ListParts,
     ListUsers,
     Ping,
     Pong,
     PutBucketAcl,
+    PutBucketVersioning,
+    RegisterPart,
     RevokeKey,
     RunGC,
     RunScrub,
 )
-from workers.meta.gc import run_gc
+from workers.meta.gc import DEFAULT_MULTIPART_EXPIRATION, run_gc
 from workers.meta.scrub import run_scrub
 from workers.meta.store import MetaStore
 
@@ -40,8 +48,17 @@ async def _ping(store: MetaStore) -> Pong:
         return Pong(database=False, detail={"error": f"{type(exc).__name__}: {exc}"})
 
 
-async def dispatch(store: MetaStore, gc: GCSettings, msg: Message) -> Message:
+async def dispatch(
+    store: MetaStore,
+    gc: GCSettings,
+    msg: Message,
+    *,
+    multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
+) -> Message:
     """The reply to `msg` (its rid is set by the caller). RemoteError propagates."""
+    reply = await _objects_and_uploads(store, msg)
+    if reply is not None:
+        return reply
     match msg:
         case CreateBucket(principal=who, bucket=bucket, region=region, acl=acl):
             return await store.create_bucket(who, bucket, region=region, acl=acl)
@@ -55,23 +72,9 @@ async def dispatch(store: MetaStore, gc: GCSettings, msg: Message) -> Message:
         case PutBucketAcl(principal=who, bucket=bucket, acl=acl):
             await store.put_bucket_acl(who, bucket, acl)
             return Done()
-        case CommitObject():
-            return await store.commit_object(msg)
-        case GetObjectInfo(principal=who, bucket=bucket, key=key, version_id=version):
-            return await store.get_object_info(who, bucket, key, version)
-        case DeleteObject(principal=who, bucket=bucket, key=key, version_id=version):
-            return await store.delete_object(who, bucket, key, version)
-        case DeleteObjects(principal=who, bucket=bucket, keys=keys):
-            return await store.delete_objects(who, bucket, keys)
-        case ListObjects(principal=who, bucket=bucket):
-            return await store.list_objects(
-                who,
-                bucket,
-                prefix=msg.prefix,
-                delimiter=msg.delimiter,
-                after=msg.after,
-                max_keys=msg.max_keys,
-            )
+        case PutBucketVersioning(principal=who, bucket=bucket, status=status):
+            await store.put_bucket_versioning(who, bucket, status)
+            return Done()
         case GetAccessKey(access_key_id=key_id):
             return await store.get_access_key(key_id)
         case CreateUser(name=name):
@@ -91,8 +94,60 @@ async def dispatch(store: MetaStore, gc: GCSettings, msg: Message) -> Message:
         case Ping():
             return await _ping(store)
         case RunGC(grace_period=grace, dry_run=dry):
-            return await run_gc(store, gc, grace_period=grace, dry_run=dry)
+            return await run_gc(
+                store,
+                gc,
+                grace_period=grace,
+                dry_run=dry,
+                multipart_expiration=multipart_expiration,
+            )
         case RunScrub():
             return await run_scrub(store)
         case _:
             raise ProtocolError(f"the meta process does not handle {type(msg).__name__}")
+
+
+async def _objects_and_uploads(store: MetaStore, msg: Message) -> Message | None:
+    """The reply to an object, listing or multipart request; None for any other message."""
+    match msg:
+        case CommitObject():
+            return await store.commit_object(msg)
+        case GetObjectInfo(principal=who, bucket=bucket, key=key, version_id=version):
+            return await store.get_object_info(who, bucket, key, version)
+        case DeleteObject(principal=who, bucket=bucket, key=key, version_id=version):
+            return await store.delete_object(who, bucket, key, version)
+        case DeleteObjects(principal=who, bucket=bucket, keys=keys, version_ids=versions):
+            return await store.delete_objects(who, bucket, keys, versions)
+        case ListObjects(principal=who, bucket=bucket):
+            return await store.list_objects(
+                who,
+                bucket,
+                prefix=msg.prefix,
+                delimiter=msg.delimiter,
+                after=msg.after,
+                max_keys=msg.max_keys,
+            )
+        case ListObjectVersions(principal=who, bucket=bucket):
+            return await store.list_object_versions(
+                who,
+                bucket,
+                prefix=msg.prefix,
+                delimiter=msg.delimiter,
+                key_marker=msg.key_marker,
+                version_id_marker=msg.version_id_marker,
+                max_keys=msg.max_keys,
+            )
+        case CreateMultipartUpload():
+            return await store.create_multipart_upload(msg)
+        case RegisterPart():
+            return await store.register_part(msg)
+        case ListParts():
+            return await store.list_parts(msg)
+        case CompleteMultipartUpload():
+            return await store.complete_multipart_upload(msg)
+        case AbortMultipartUpload(principal=who, bucket=bucket, key=key, upload_id=upload_id):
+            await store.abort_multipart_upload(who, bucket, key, upload_id)
+            return Done()
+        case ListMultipartUploads():
+            return await store.list_multipart_uploads(msg)
+    return None

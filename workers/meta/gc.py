@@ -1,5 +1,6 @@
-"""Garbage collection of orphaned blobs (refcount 0 past the grace period) and of stale temp
-files, one pass at a time or as a background loop.
+"""Garbage collection, one pass at a time or as a background loop: orphaned blobs (refcount 0
+past the grace period), multipart uploads past the multipart expiration (aborted: their parts
+become orphans), leaked blob files that no row knows (leaks.py), and stale temp files.
 
 A blob is deleted inside the writer's transaction (see MetaStore.drop_orphans): the row goes
 only if it is still unreferenced, and the file is unlinked (and its shard directory fsynced)
@@ -22,6 +23,7 @@ from protocol.errors import RemoteError
 from protocol.lifecycle import GCSettings
 from protocol.meta import GCReport
 from workers.layout import blob_dir, blob_path, tmp_dir
+from workers.meta import leaks, metrics
 from workers.meta.store import MetaStore
 
 log = logging.getLogger("alexanderd.meta.gc")
@@ -30,6 +32,7 @@ log = logging.getLogger("alexanderd.meta.gc")
 # fsyncs from holding up the commits queued behind it for long.
 DROP_CHUNK = 64
 MIN_TEMP_AGE = 3600.0
+DEFAULT_MULTIPART_EXPIRATION = 7 * 86400.0
 
 
 def fsync_dir(path: str) -> None:
@@ -78,8 +81,12 @@ def clean_temp(base: str, older_than: float, dry_run: bool) -> int:
     return removed
 
 
-def check_settings(settings: GCSettings) -> None:
+def check_settings(
+    settings: GCSettings, multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION
+) -> None:
     problems = []
+    if multipart_expiration <= 0:
+        problems.append(f"multipart.expiration must be positive, got {multipart_expiration}")
     if settings.interval <= 0:
         problems.append(f"gc.interval must be positive, got {settings.interval}")
     if settings.grace_period < 0:
@@ -96,9 +103,12 @@ async def run_gc(
     *,
     grace_period: float | None = None,
     dry_run: bool | None = None,
+    multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
 ) -> GCReport:
-    """One pass: up to `batch_size` orphans older than the grace period, then temp files.
-    A dry run deletes nothing and reports what a real pass would delete and free."""
+    """One pass: up to `batch_size` orphans older than the grace period, up to `batch_size`
+    expired uploads, one bounded step of the leaked-file sweep, then temp files. A dry run
+    deletes (and aborts) nothing and reports what a real pass would delete and free.
+    `examined`, `deleted` and `freed_bytes` count orphaned blobs and leaked files together."""
     grace = settings.grace_period if grace_period is None else grace_period
     if grace < 0:
         raise RemoteError(f"grace period must be >= 0, got {grace}", code="InvalidArgument")
@@ -118,9 +128,19 @@ async def run_gc(
             dropped = await store.drop_orphans(chunk, cutoff, unlink)
             report.deleted += len(dropped)
             report.freed_bytes += sum(row.size for row in dropped)
-    temp_cutoff = now - max(grace, MIN_TEMP_AGE)
+    aborted = 0
+    if not dry:
+        expired = now - multipart_expiration
+        aborted = await store.expire_uploads(expired, expired, settings.batch_size)
+    # Files younger than an hour may belong to a commit still on its way, as temp files may
+    # belong to an upload in progress: neither goes before that, whatever the grace period.
+    old_enough = now - max(grace, MIN_TEMP_AGE)
+    leaked = await leaks.sweep(store, old_enough, settings.batch_size, dry)
+    report.examined += leaked.examined
+    report.deleted += leaked.deleted
+    report.freed_bytes += leaked.freed_bytes
     report.temp_removed = await anyio.to_thread.run_sync(
-        clean_temp, store.base_path, temp_cutoff, dry
+        clean_temp, store.base_path, old_enough, dry
     )
     report.duration = time.monotonic() - started
     stats = store.stats
@@ -128,12 +148,18 @@ async def run_gc(
     if not dry:
         stats.gc_deleted += report.deleted
         stats.gc_freed_bytes += report.freed_bytes
+        stats.gc_uploads_aborted += aborted
+        stats.gc_leaked_removed += leaked.deleted
     stats.gc_last_success = time.time()
+    metrics.record_gc(report, stats.gc_last_success)
     log.info(
-        "gc pass: examined=%d deleted=%d freed=%d temp_removed=%d dry_run=%s",
+        "gc pass: examined=%d deleted=%d freed=%d uploads_aborted=%d leaked_removed=%d"
+        " temp_removed=%d dry_run=%s",
         report.examined,
         report.deleted,
         report.freed_bytes,
+        aborted,
+        leaked.deleted,
         report.temp_removed,
         dry,
     )
@@ -144,16 +170,17 @@ async def serve_gc(
     settings: GCSettings,
     store: MetaStore,
     *,
+    multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a pass every `interval` seconds until cancelled; a failed pass is logged and
     counted, and the next one runs on schedule."""
-    check_settings(settings)
+    check_settings(settings, multipart_expiration)
     task_status.started()
     while True:
         await anyio.sleep(settings.interval)
         try:
-            await run_gc(store, settings)
+            await run_gc(store, settings, multipart_expiration=multipart_expiration)
         except Exception:
             store.stats.gc_failures += 1
             log.exception("gc pass failed")

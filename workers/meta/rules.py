@@ -140,3 +140,30 @@ def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
     if at < 0:
         return None
     return key[: at + len(delimiter)]
+
+
+PRECONDITION_FAILED = "At least one of the pre-conditions you specified did not hold"
+
+
+def check_write_conditions(
+    key: str, if_none_match: str | None, if_match: str | None, current: tuple[bool, str] | None
+) -> None:
+    """A conditional write (PUT or CompleteMultipartUpload) against the key's latest version,
+    `current` = (is a delete marker, ETag) or None. If-None-Match accepts only "*"
+    (NotImplemented otherwise) and fails with PreconditionFailed when an object exists;
+    If-Match fails with NoSuchKey when none exists (a delete marker hides it) and with
+    PreconditionFailed when no listed ETag matches."""
+    exists = current is not None and not current[0]
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise error(
+                "NotImplemented",
+                "If-None-Match on a write accepts only '*' (create only if absent).",
+            )
+        if exists:
+            raise error("PreconditionFailed", PRECONDITION_FAILED)
+    if if_match is not None:
+        if current is None or not exists:
+            raise error("NoSuchKey", f"The specified key does not exist: {key}")
+        if not etag_matches(if_match, current[1]):
+            raise error("PreconditionFailed", PRECONDITION_FAILED)

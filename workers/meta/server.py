@@ -38,7 +38,7 @@ async def serve_meta(
     boot: BootMeta, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
 ) -> None:
     if boot.gc.enabled:
-        gc_module.check_settings(boot.gc)
+        gc_module.check_settings(boot.gc, boot.multipart_expiration)
     await anyio.to_thread.run_sync(partial(os.makedirs, boot.base_path, exist_ok=True))
     async with open_store(boot.base_path, boot.database, boot.master_key) as store:
         listener = await anyio.create_unix_listener(
@@ -46,9 +46,17 @@ async def serve_meta(
         )
         try:
             async with listener, anyio.create_task_group() as tg:
-                tg.start_soon(listener.serve, partial(_serve_connection, store, boot.gc), tg)
+                serve = partial(_serve_connection, store, boot.gc, boot.multipart_expiration)
+                tg.start_soon(listener.serve, serve, tg)
                 if boot.gc.enabled:
-                    await tg.start(gc_module.serve_gc, boot.gc, store)
+                    await tg.start(
+                        partial(
+                            gc_module.serve_gc,
+                            multipart_expiration=boot.multipart_expiration,
+                        ),
+                        boot.gc,
+                        store,
+                    )
                 if boot.scrub.enabled:
                     await tg.start(serve_scrub, boot.scrub, store)
                 log.info("meta serving on %s (database %s)", boot.socket_path, boot.database.driver)
@@ -66,7 +74,10 @@ def _remove_socket(path: str) -> None:
 
 
 async def _serve_connection(
-    store: MetaStore, gc: GCSettings, stream: anyio.abc.SocketStream
+    store: MetaStore,
+    gc: GCSettings,
+    multipart_expiration: float,
+    stream: anyio.abc.SocketStream,
 ) -> None:
     chan = Channel(stream)
     try:
@@ -77,7 +88,7 @@ async def _serve_connection(
                 return  # garbage or a closed peer: this connection only
             rid = msg.rid
             try:
-                reply = await dispatch(store, gc, msg)
+                reply = await dispatch(store, gc, msg, multipart_expiration=multipart_expiration)
             except ProtocolError as exc:
                 # A message this process does not serve: say so, then drop the peer, whose
                 # idea of the conversation no longer matches ours.

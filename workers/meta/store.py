@@ -14,7 +14,14 @@ anything; canned ACL `public-read` lets everyone read (GET/HEAD object, list, he
 `public-read-write` also write (put and delete objects), `authenticated-read` lets any
 authenticated principal read; everything else is AccessDenied. Bucket-level administration
 (delete bucket, put/get ACL) is owner-only. A missing bucket is NoSuchBucket before any access
-decision, as on AWS.
+decision, as on AWS. Deleting a specific object version is owner-only (with ACLs, only the
+bucket owner holds s3:DeleteObjectVersion).
+
+Versioning (AWS "Using versioning in S3 buckets"): a bucket starts unversioned (""), and
+PutBucketVersioning moves it to "Enabled" or "Suspended", never back. Writes in an Enabled
+bucket add a version with a generated id (workers/meta/ids.py); in an unversioned or Suspended
+bucket they replace the "null" version and only it. ObjectInfo.version_id is None in a
+never-versioned bucket, else the id or "null". Multipart uploads are in store_uploads.py.
 """
 
 from __future__ import annotations
@@ -36,7 +43,9 @@ from protocol.meta import (
     Pong,
     UserInfo,
     UserList,
+    VersionList,
 )
+from workers.meta.store_uploads import UploadStore
 
 CANNED_ACLS = ("private", "public-read", "public-read-write", "authenticated-read")
 MAX_DELETE_KEYS = 1000
@@ -72,6 +81,8 @@ class MetaStats:
     gc_deleted: int = 0
     gc_freed_bytes: int = 0
     gc_last_success: float | None = None
+    gc_uploads_aborted: int = 0
+    gc_leaked_removed: int = 0
     scrub_runs: int = 0
     scrub_corrupt: int = 0
     scrub_last_success: float | None = None
@@ -82,9 +93,12 @@ class MetaStats:
 UnlinkBlobs = Callable[[list[str]], None]
 # Called inside the writer's transaction: moves one blob's file aside; False if it was gone.
 QuarantineBlob = Callable[[str], bool]
+# Called inside the writer's transaction with blob files that have no row: removes the ones
+# still old enough and returns (sha256, size) of each file removed.
+RemoveLeaked = Callable[[list[str]], list[tuple[str, int]]]
 
 
-class MetaStore(Protocol):
+class MetaStore(UploadStore, Protocol):
     """The metadata engine. Methods document their S3 semantics and the error codes they raise."""
 
     @property
@@ -152,12 +166,15 @@ class MetaStore(Protocol):
     # -- objects -------------------------------------------------------------------------
 
     async def commit_object(self, req: CommitObject) -> ObjectInfo:
-        """Insert or replace the current version of a key, atomically with:
-        - the conditional write: `if_none_match` "*" fails with PreconditionFailed when a
-          current object exists; `if_match` (quotes stripped, "*" or a list allowed) fails
-          with NoSuchKey when none exists and PreconditionFailed when no ETag matches;
+        """Write a new latest version of a key (Enabled: a new version id, the previous latest
+        kept as noncurrent; unversioned or Suspended: the "null" version, replacing the
+        previous null version only), atomically with:
+        - the conditional write against the latest version: `if_none_match` "*" fails with
+          PreconditionFailed when an object exists (a delete marker does not count);
+          `if_match` (quotes stripped, "*" or a list allowed) fails with NoSuchKey when none
+          exists and PreconditionFailed when no ETag matches;
         - blob refcounts: +1 per reference of the new version, -1 per reference of the
-          replaced one; a blob reaching 0 gets `orphaned_at` = now;
+          replaced null version; a blob reaching 0 gets `orphaned_at` = now;
         - the revival check: a blob row created or revived from refcount 0 must exist at
           `workers.layout.blob_path` with the recorded size, else BlobMissing (nothing is
           committed, so the front fails the PUT). A known blob whose size differs from the
@@ -169,24 +186,44 @@ class MetaStore(Protocol):
     async def get_object_info(
         self, principal: str | None, bucket: str, key: str, version_id: str | None = None
     ) -> ObjectInfo:
-        """The current version (or the "null" version by id): NoSuchBucket, AccessDenied,
-        NoSuchKey; another version id: NoSuchVersion (versioning is not enabled yet)."""
+        """The latest version, or the version named by `version_id` ("null" included).
+        NoSuchBucket, AccessDenied (read); NoSuchKey when the key has no version, and when its
+        latest version is a delete marker (details "header:x-amz-delete-marker": "true",
+        "header:x-amz-version-id": the marker's id); InvalidArgument for a version id no
+        version can have; NoSuchVersion for an unknown one; MethodNotAllowed when it names a
+        delete marker (same details plus "header:Last-Modified", RFC 7231). The front turns
+        "header:" details into response headers."""
         ...
 
     async def delete_object(
         self, principal: str | None, bucket: str, key: str, version_id: str | None = None
     ) -> ObjectDeleted:
-        """Remove the current ("null") version and release its blobs. Idempotent: deleting a
-        missing key (or a version id other than "null", which cannot exist until versioning
-        lands) succeeds, as on AWS. NoSuchBucket, AccessDenied (write access)."""
+        """Without a version: unversioned bucket -> remove the null version (if any);
+        Enabled -> add a delete marker as the latest version (even for a key that never
+        existed); Suspended -> a delete marker with version "null" replacing the null version.
+        The reply carries the marker's id and delete_marker=True in both versioned cases.
+        With a version (owner only): remove that version for good, the next newest becoming
+        the latest; the reply echoes the id, with delete_marker=True if the removed version was
+        a marker. An unknown (well-formed) id succeeds, as on AWS; a malformed one is
+        InvalidArgument. NoSuchBucket, AccessDenied."""
         ...
 
     async def delete_objects(
-        self, principal: str | None, bucket: str, keys: list[str]
+        self,
+        principal: str | None,
+        bucket: str,
+        keys: list[str],
+        version_ids: list[str | None] | None = None,
     ) -> ObjectsDeleted:
-        """Delete up to 1,000 keys in one transaction with a result per key (a key the
-        principal may not delete is reported as AccessDenied). NoSuchBucket for the whole
-        request; MalformedXML for no keys or more than 1,000."""
+        """Delete up to 1,000 keys (each at the version of the parallel `version_ids` entry,
+        None = like DeleteObject without a version) in one transaction, with a result per key
+        as delete_object replies. Per key: AccessDenied when the principal may not delete it,
+        NoSuchVersion for a malformed version id (AWS reports these per key). The front maps
+        a deleted entry to AWS's DeletedObject: with a requested version, VersionId = it and,
+        if delete_marker, DeleteMarker/DeleteMarkerVersionId = true/it; without one,
+        DeleteMarker/DeleteMarkerVersionId = delete_marker/version_id. NoSuchBucket for the
+        whole request; MalformedXML for no keys or more than 1,000; InvalidArgument when
+        `version_ids` is given with another length than `keys`."""
         ...
 
     async def list_objects(
@@ -202,7 +239,35 @@ class MetaStore(Protocol):
         """Current objects under `prefix` strictly after `after`, in UTF-8 binary order,
         contents and common prefixes merged; at most `max_keys` entries (0..1000, else
         InvalidArgument). `next_after` is the last entry returned. A delimiter listing skips
-        each common prefix with a fresh index seek. NoSuchBucket, AccessDenied (read)."""
+        each common prefix with a fresh index seek. Only latest versions that are not delete
+        markers are listed. NoSuchBucket, AccessDenied (read)."""
+        ...
+
+    # -- versioning ----------------------------------------------------------------------
+
+    async def put_bucket_versioning(self, principal: str | None, bucket: str, status: str) -> None:
+        """Owner-only: NoSuchBucket, AccessDenied; MalformedXML unless status is "Enabled" or
+        "Suspended". BucketInfo.versioning shows the state."""
+        ...
+
+    async def list_object_versions(
+        self,
+        principal: str | None,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> VersionList:
+        """Every version and delete marker under `prefix`: keys in UTF-8 binary order, newest
+        first within a key, with is_latest. Starts after `key_marker` (exclusive) or, with
+        `version_id_marker`, after that version of `key_marker`. Versions and common prefixes
+        count together against `max_keys` (0..1000, else InvalidArgument); next_key_marker and
+        next_version_id_marker (empty after a common prefix) are the last entry returned and
+        are set only when truncated. InvalidArgument for a version-id marker without a key
+        marker or a malformed one. NoSuchBucket, AccessDenied (read)."""
         ...
 
     # -- users and keys -----------------------------------------------------------------
@@ -260,4 +325,30 @@ class MetaStore(Protocol):
     async def quarantine_blob(self, sha256: str, move: QuarantineBlob) -> int:
         """In one write transaction: call `move`; if it moved the file, mark every object
         version referencing the blob corrupt. Returns the number of object rows marked."""
+        ...
+
+    async def expire_uploads(
+        self, initiated_before: float, completed_before: float, limit: int
+    ) -> int:
+        """In one write transaction: abort up to `limit` uploads in progress initiated at or
+        before `initiated_before` (their part references released) and forget up to `limit`
+        completed-upload records completed at or before `completed_before`. Returns the
+        number of uploads aborted."""
+        ...
+
+    async def unknown_blobs(self, sha256s: list[str]) -> list[str]:
+        """The addresses among `sha256s` that have no blob row (files nobody committed)."""
+        ...
+
+    async def drop_leaked(self, sha256s: list[str], remove: RemoveLeaked) -> list[tuple[str, int]]:
+        """In one write transaction: call `remove` with those of `sha256s` that still have
+        no blob row, so no commit can create one in between; returns what `remove` did."""
+        ...
+
+    async def gc_state(self, name: str) -> str:
+        """A value GC saved between passes ("" if never saved)."""
+        ...
+
+    async def set_gc_state(self, name: str, value: str) -> None:
+        """Save a value for the next GC pass (durable like any write)."""
         ...

@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protocol.lifecycle import DatabaseSettings
-from protocol.meta import BlobRef, CommitObject, ObjectInfo
+from protocol.meta import (
+    BlobRef,
+    CommitObject,
+    CompletedPart,
+    CompleteMultipartUpload,
+    CreateMultipartUpload,
+    ObjectInfo,
+    RegisterPart,
+)
 from workers.layout import blob_dir, blob_path
 from workers.meta.engines import open_store
 from workers.meta.store import MetaStore
@@ -80,3 +88,73 @@ async def blob_refcounts(store: MetaStore) -> dict[str, int]:
         counts.update({row.sha256: row.refcount for row in rows})
         after = rows[-1].sha256
     return counts
+
+
+MIB = 1024 * 1024
+
+
+def big(tag: str, size: int = 5 * MIB) -> bytes:
+    """A part body of `size` bytes (5 MiB by default: the smallest non-last part)."""
+    seed = tag.encode()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+async def start_upload(
+    store: MetaStore, principal: str | None, bucket: str, key: str, **extra: object
+) -> str:
+    created = await store.create_multipart_upload(
+        CreateMultipartUpload(principal=principal, bucket=bucket, key=key, **extra)  # type: ignore[arg-type]
+    )
+    return created.upload_id
+
+
+async def add_part(
+    store: MetaStore,
+    principal: str | None,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    number: int,
+    data: bytes,
+    checksums: dict[str, str] | None = None,
+) -> BlobRef:
+    ref = write_blob(store.base_path, data)
+    registered = await store.register_part(
+        RegisterPart(
+            principal=principal,
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            part_number=number,
+            blob=ref,
+            checksums=checksums or {},
+        )
+    )
+    assert registered.etag == ref.md5
+    return ref
+
+
+async def finish_upload(
+    store: MetaStore,
+    principal: str | None,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: list[tuple[int, str]],
+    **extra: object,
+) -> ObjectInfo:
+    return await store.complete_multipart_upload(
+        CompleteMultipartUpload(
+            principal=principal,
+            bucket=bucket,
+            key=key,
+            upload_id=upload_id,
+            parts=[CompletedPart(part_number=n, etag=etag) for n, etag in parts],
+            **extra,  # type: ignore[arg-type]
+        )
+    )
+
+
+def multipart_etag(bodies: list[bytes]) -> str:
+    joined = b"".join(hashlib.md5(body).digest() for body in bodies)
+    return f"{hashlib.md5(joined).hexdigest()}-{len(bodies)}"

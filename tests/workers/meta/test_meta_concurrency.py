@@ -10,8 +10,17 @@ import anyio
 import pytest
 
 from protocol.errors import RemoteError
-from protocol.meta import CommitObject
-from tests.workers.meta.meta_support import blob_refcounts, etag_of, open_engine, write_blob
+from protocol.meta import CommitObject, ListMultipartUploads
+from tests.workers.meta.meta_support import (
+    add_part,
+    blob_refcounts,
+    etag_of,
+    finish_upload,
+    multipart_etag,
+    open_engine,
+    start_upload,
+    write_blob,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -91,3 +100,47 @@ async def test_conditional_create_race_has_exactly_one_winner(engine: str, tmp_p
         assert counts[info.blobs[0].sha256] == 1
         # Every loser's upload is an orphan for GC, none is referenced.
         assert sorted(counts.values()) == [0] * 49 + [1]
+
+
+async def test_concurrent_conditional_completes_have_exactly_one_winner(
+    engine: str, tmp_path: Path
+) -> None:
+    base = tmp_path / "data"
+    async with open_engine(engine, base) as store:
+        owner = (await store.create_user("alice")).user_id
+        await store.create_bucket(owner, "alpha")
+        uploads: list[tuple[str, str]] = []  # (upload id, part etag)
+        for i in range(20):
+            upload_id = await start_upload(store, owner, "alpha", "lock")
+            part = await add_part(store, owner, "alpha", "lock", upload_id, 1, f"body {i}".encode())
+            uploads.append((upload_id, part.md5))
+        winners: list[int] = []
+        refused: list[str] = []
+
+        async def attempt(i: int) -> None:
+            upload_id, etag = uploads[i]
+            try:
+                await finish_upload(
+                    store, owner, "alpha", "lock", upload_id, [(1, etag)], if_none_match="*"
+                )
+            except RemoteError as exc:
+                refused.append(exc.error_code)
+            else:
+                winners.append(i)
+
+        async with anyio.create_task_group() as tg:
+            for i in range(20):
+                tg.start_soon(attempt, i)
+        assert len(winners) == 1
+        assert refused == ["PreconditionFailed"] * 19
+        info = await store.get_object_info(owner, "alpha", "lock")
+        assert info.etag == multipart_etag([f"body {winners[0]}".encode()])
+        # The winner's part is held by the object; each loser's upload still holds its own.
+        counts = await blob_refcounts(store)
+        assert sorted(counts.values()) == [1] * 20
+        listed = await store.list_multipart_uploads(
+            ListMultipartUploads(principal=owner, bucket="alpha")
+        )
+        assert sorted(u.upload_id for u in listed.uploads) == sorted(
+            uid for n, (uid, _) in enumerate(uploads) if n != winners[0]
+        )

@@ -61,9 +61,13 @@ async def test_get_missing_key_and_version(world: World) -> None:
     await put(world.store, world.alice, "alpha", "k")
     info = await world.store.get_object_info(world.alice, "alpha", "k", version_id="null")
     assert info.key == "k"
+    # A well-formed id that names no version, then one no version can have.
+    with pytest.raises(RemoteError) as exc:
+        await world.store.get_object_info(world.alice, "alpha", "k", version_id="0" * 32)
+    assert exc.value.error_code == "NoSuchVersion"
     with pytest.raises(RemoteError) as exc:
         await world.store.get_object_info(world.alice, "alpha", "k", version_id="v123")
-    assert exc.value.error_code == "NoSuchVersion"
+    assert exc.value.error_code == "InvalidArgument"
 
 
 async def test_commit_validation(world: World) -> None:

@@ -45,13 +45,13 @@ class Gate:
 async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
         first = await store.migration_status()
-    assert [(m.version, m.name) for m in first] == [(1, "init")]
+    assert [(m.version, m.name) for m in first] == [(1, "init"), (2, "versions_multipart")]
     assert first[0].applied_at is not None
     async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
         assert await store.migration_status() == first
         pong = await store.ping()
         assert pong.database
-        assert pong.detail == {"driver": "sqlite", "migrations": "1"}
+        assert pong.detail == {"driver": "sqlite", "migrations": "2"}
     assert (tmp_path / "meta.db").exists()
 
 

@@ -15,7 +15,7 @@ from protocol.errors import RemoteError
 from protocol.meta import BlobRef
 from workers.layout import blob_path
 from workers.meta.rules import error
-from workers.meta.store import BlobRow, QuarantineBlob, UnlinkBlobs
+from workers.meta.store import BlobRow, QuarantineBlob, RemoveLeaked, UnlinkBlobs
 
 # sha256 -> (size, references)
 Tally = dict[str, tuple[int, int]]
@@ -168,3 +168,40 @@ def quarantine(conn: sqlite3.Connection, sha256: str, move: QuarantineBlob) -> i
         (f'"{sha256}"',),
     )
     return cur.rowcount
+
+
+# Bound on host parameters per statement (SQLite's default limit is far higher).
+_IN_CHUNK = 500
+
+
+def unknown(conn: sqlite3.Connection, sha256s: list[str]) -> list[str]:
+    """The addresses among `sha256s` that have no blob row, in the given order."""
+    known: set[str] = set()
+    for start in range(0, len(sha256s), _IN_CHUNK):
+        chunk = sha256s[start : start + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT sha256 FROM blobs WHERE sha256 IN ({marks})", chunk)
+        known.update(row[0] for row in rows)
+    return [sha256 for sha256 in sha256s if sha256 not in known]
+
+
+def drop_leaked(
+    conn: sqlite3.Connection, sha256s: list[str], remove: RemoveLeaked
+) -> list[tuple[str, int]]:
+    """Inside the writer: re-check that no row appeared for these files (a commit creates
+    its row in this same thread, after checking the file), then let `remove` delete them."""
+    still = unknown(conn, sha256s)
+    return remove(still) if still else []
+
+
+def get_state(conn: sqlite3.Connection, name: str) -> str:
+    row = conn.execute("SELECT value FROM gc_state WHERE name = ?", (name,)).fetchone()
+    return "" if row is None else str(row[0])
+
+
+def set_state(conn: sqlite3.Connection, name: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO gc_state (name, value) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (name, value),
+    )

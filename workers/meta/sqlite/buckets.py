@@ -94,11 +94,34 @@ def create(
     return info
 
 
-def delete(conn: sqlite3.Connection, principal: str | None, bucket: str) -> None:
+def check_deletable(conn: sqlite3.Connection, principal: str | None, bucket: str) -> None:
+    """Owner-only; BucketNotEmpty while any version or delete marker remains. Uploads in
+    progress do not count: AWS deletes the bucket anyway (the caller aborts them)."""
     authorize(conn, principal, bucket, "owner")
     if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (bucket,)).fetchone():
         raise error("BucketNotEmpty", "The bucket you tried to delete is not empty.")
+
+
+def remove(conn: sqlite3.Connection, bucket: str) -> None:
     conn.execute("DELETE FROM buckets WHERE name = ?", (bucket,))
+
+
+VERSIONING_STATES = ("Enabled", "Suspended")
+
+
+def put_versioning(
+    conn: sqlite3.Connection, principal: str | None, bucket: str, status: str
+) -> None:
+    """Owner-only. Only "Enabled" and "Suspended" exist: a bucket never goes back to
+    unversioned, and anything else is MalformedXML as on AWS."""
+    authorize(conn, principal, bucket, "owner")
+    if status not in VERSIONING_STATES:
+        raise error(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our"
+            f" published schema (versioning status {status!r}: expected Enabled or Suspended)",
+        )
+    conn.execute("UPDATE buckets SET versioning = ? WHERE name = ?", (status, bucket))
 
 
 def list_for(conn: sqlite3.Connection, principal: str | None) -> BucketList:

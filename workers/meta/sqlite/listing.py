@@ -20,7 +20,9 @@ from workers.meta.store import MAX_LIST_KEYS
 _SEEK = (
     "SELECT o.key, o.size, o.etag, o.last_modified, o.storage_class, o.owner_id,"
     " COALESCE(u.name, ''), o.delete_marker"
-    " FROM objects o LEFT JOIN users u ON u.id = o.owner_id"
+    # The planner, without statistics, may pick the all-versions index, which would walk
+    # every noncurrent version too: the partial index of latest versions is the right one.
+    " FROM objects o INDEXED BY objects_current LEFT JOIN users u ON u.id = o.owner_id"
     " WHERE o.bucket = ? AND o.is_latest = 1 AND o.key {op} ?{upper}"
     " ORDER BY o.key LIMIT ?"
 )

@@ -28,11 +28,24 @@ from protocol.meta import (
     Pong,
     UserInfo,
     UserList,
+    VersionList,
 )
+from workers.meta import ids
 from workers.meta.credentials import SecretBox
+from workers.meta.ids import Clock
 from workers.meta.rules import Access
-from workers.meta.sqlite import blobs, buckets, listing, migrate, objects, users
+from workers.meta.sqlite import (
+    blobs,
+    buckets,
+    listing,
+    migrate,
+    multipart,
+    objects,
+    users,
+    version_listing,
+)
 from workers.meta.sqlite.connection import ReaderPool, check_settings, connect
+from workers.meta.sqlite.upload_methods import UploadMethods
 from workers.meta.sqlite.writer import Writer
 from workers.meta.store import (
     MAX_LIST_KEYS,
@@ -40,13 +53,14 @@ from workers.meta.store import (
     MetaStats,
     MigrationStatus,
     QuarantineBlob,
+    RemoveLeaked,
     UnlinkBlobs,
 )
 
 READERS = 4
 
 
-class SqliteStore:
+class SqliteStore(UploadMethods):
     def __init__(
         self,
         path: str,
@@ -54,9 +68,13 @@ class SqliteStore:
         settings: DatabaseSettings,
         master_key: bytes,
         writer_conn: sqlite3.Connection,
+        *,
+        clock: Clock | None = None,
     ) -> None:
         self.path = path
         self._base = base_path
+        # Orders versions and uploads; only the writer thread draws from it.
+        self._clock = clock or Clock()
         self._box = SecretBox(master_key)
         self._stats = MetaStats()
         self._rows_read = 0
@@ -111,7 +129,14 @@ class SqliteStore:
         )
 
     async def delete_bucket(self, principal: str | None, bucket: str) -> None:
-        await self._writer.submit(lambda c: buckets.delete(c, principal, bucket))
+        now = time.time()
+
+        def op(conn: sqlite3.Connection) -> None:
+            buckets.check_deletable(conn, principal, bucket)
+            multipart.purge_bucket(conn, bucket, now)
+            buckets.remove(conn, bucket)
+
+        await self._writer.submit(op)
 
     async def head_bucket(
         self, principal: str | None, bucket: str, *, write: bool = False
@@ -132,7 +157,9 @@ class SqliteStore:
 
     async def commit_object(self, req: CommitObject) -> ObjectInfo:
         now = time.time()
-        result = await self._writer.submit(lambda c: objects.commit(c, self._base, req, now))
+        result = await self._writer.submit(
+            lambda c: objects.commit(c, self._base, req, now, self._clock)
+        )
         assert isinstance(result, ObjectInfo)  # the writer raised a Refused's error
         return result
 
@@ -149,16 +176,34 @@ class SqliteStore:
         now = time.time()
         return await self._writer.submit(
             lambda c: objects.delete(
-                c, principal=principal, bucket=bucket, key=key, version_id=version_id, now=now
+                c,
+                principal=principal,
+                bucket=bucket,
+                key=key,
+                version_id=version_id,
+                now=now,
+                clock=self._clock,
             )
         )
 
     async def delete_objects(
-        self, principal: str | None, bucket: str, keys: list[str]
+        self,
+        principal: str | None,
+        bucket: str,
+        keys: list[str],
+        version_ids: list[str | None] | None = None,
     ) -> ObjectsDeleted:
         now = time.time()
         return await self._writer.submit(
-            lambda c: objects.delete_many(c, principal, bucket, list(keys), now)
+            lambda c: objects.delete_many(
+                c,
+                principal,
+                bucket,
+                list(keys),
+                list(version_ids or []),
+                now=now,
+                clock=self._clock,
+            )
         )
 
     async def list_objects(
@@ -180,6 +225,36 @@ class SqliteStore:
                 prefix=prefix,
                 delimiter=delimiter,
                 after=after,
+                max_keys=max_keys,
+            )
+        )
+
+    # -- versioning ----------------------------------------------------------------------
+
+    async def put_bucket_versioning(self, principal: str | None, bucket: str, status: str) -> None:
+        await self._writer.submit(lambda c: buckets.put_versioning(c, principal, bucket, status))
+
+    async def list_object_versions(
+        self,
+        principal: str | None,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = MAX_LIST_KEYS,
+    ) -> VersionList:
+        return await self._readers.run(
+            partial(
+                version_listing.list_versions,
+                count_rows=self._count_rows,
+                principal=principal,
+                bucket=bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                version_id_marker=version_id_marker,
                 max_keys=max_keys,
             )
         )
@@ -231,18 +306,49 @@ class SqliteStore:
     async def quarantine_blob(self, sha256: str, move: QuarantineBlob) -> int:
         return await self._writer.submit(lambda c: blobs.quarantine(c, sha256, move))
 
+    async def expire_uploads(
+        self, initiated_before: float, completed_before: float, limit: int
+    ) -> int:
+        now = time.time()
+        return await self._writer.submit(
+            lambda c: multipart.expire(c, initiated_before, completed_before, limit, now)
+        )
 
-def _open_writer(path: str, settings: DatabaseSettings) -> sqlite3.Connection:
+    async def unknown_blobs(self, sha256s: list[str]) -> list[str]:
+        return await self._readers.run(lambda c: blobs.unknown(c, list(sha256s)))
+
+    async def drop_leaked(self, sha256s: list[str], remove: RemoveLeaked) -> list[tuple[str, int]]:
+        return await self._writer.submit(lambda c: blobs.drop_leaked(c, list(sha256s), remove))
+
+    async def gc_state(self, name: str) -> str:
+        return await self._readers.run(lambda c: blobs.get_state(c, name))
+
+    async def set_gc_state(self, name: str, value: str) -> None:
+        await self._writer.submit(lambda c: blobs.set_state(c, name, value))
+
+
+def _last_stamp(conn: sqlite3.Connection) -> int:
+    """The newest clock stamp stored, so that a clock running behind after a restart (or a
+    stepped-back system clock) still orders new versions and uploads after the old ones."""
+    seq = conn.execute("SELECT MAX(seq) FROM objects").fetchone()[0] or 0
+    newest = conn.execute("SELECT MAX(upload_id) FROM uploads").fetchone()[0]
+    upload = ids.decode(newest[: ids.STAMP_CHARS]) if newest and ids.is_upload_id(newest) else 0
+    return max(int(seq), upload)
+
+
+def _open_writer(path: str, settings: DatabaseSettings) -> tuple[sqlite3.Connection, Clock]:
     check_settings(settings)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     conn = connect(path, settings, readonly=False)
+    clock = Clock()
     try:
         migrate.apply(conn)
+        clock.seed(_last_stamp(conn))
     except BaseException:
         conn.close()
         raise
-    return conn
+    return conn, clock
 
 
 @asynccontextmanager
@@ -250,9 +356,9 @@ async def open_sqlite_store(
     path: str, base_path: str, settings: DatabaseSettings, master_key: bytes
 ) -> AsyncIterator[SqliteStore]:
     """Open (creating if needed) and migrate the database, yield the store, close it."""
-    conn = await anyio.to_thread.run_sync(_open_writer, path, settings)
+    conn, clock = await anyio.to_thread.run_sync(_open_writer, path, settings)
     try:
-        store = SqliteStore(path, base_path, settings, master_key, conn)
+        store = SqliteStore(path, base_path, settings, master_key, conn, clock=clock)
     except BaseException:
         conn.close()
         raise

@@ -1,0 +1,105 @@
+"""ListMultipartUploads on SQLite: uploads in progress ordered by key, then by initiation
+(upload ids sort by initiation time, workers/meta/ids.py), paged by key-marker and
+upload-id-marker, with delimiter roll-up into common prefixes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Generator
+
+from protocol.meta import ListMultipartUploads, UploadList, UploadSummary
+from workers.meta import rules
+from workers.meta.sqlite import buckets
+from workers.meta.sqlite.walk import Position, Row, walk
+from workers.meta.upload_rules import MAX_LIST_UPLOADS, check_list_limit
+
+_SELECT = (
+    "SELECT p.key, p.upload_id, p.initiated, p.storage_class, p.owner_id, COALESCE(u.name, ''),"
+    " p.checksum_algorithm FROM uploads p LEFT JOIN users u ON u.id = p.owner_id"
+    " WHERE p.bucket = ? AND p.completed_at IS NULL"
+)
+_IN_KEY = _SELECT + " AND p.key = ? AND p.upload_id > ? ORDER BY p.upload_id LIMIT ?"
+_FROM_KEY = {
+    (op, bounded): _SELECT
+    + f" AND p.key {op} ?"
+    + (" AND p.key < ?" if bounded else "")
+    + " ORDER BY p.key, p.upload_id LIMIT ?"
+    for op in (">", ">=")
+    for bounded in (False, True)
+}
+
+
+def _summary(row: Row) -> UploadSummary:
+    key, upload_id, initiated, storage_class, owner_id, owner_name, algorithm = row
+    return UploadSummary(
+        key=key,
+        upload_id=upload_id,
+        initiated=initiated,
+        storage_class=storage_class,
+        owner_id=owner_id,
+        owner_name=owner_name,
+        checksum_algorithm=algorithm,
+    )
+
+
+def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadList:
+    check_list_limit("max-uploads", req.max_uploads, MAX_LIST_UPLOADS)
+    prefix, marker = req.prefix, req.key_marker
+    conn.execute("BEGIN")
+    try:
+        buckets.authorize(conn, req.principal, req.bucket, "read")
+        upper = rules.successor(prefix) if prefix else None
+        if not marker or marker < prefix:
+            start = Position(prefix, inclusive=True)
+        elif upper is not None and marker >= upper:
+            return UploadList()
+        elif req.upload_id_marker:
+            # Uploads of the marker key after that upload, then the keys after it (AWS
+            # ignores upload-id-marker without key-marker).
+            start = Position(marker, within=req.upload_id_marker)
+        else:
+            start = Position(marker)
+
+        def fetch(position: Position, limit: int) -> Generator[Row, None, None]:
+            if position.within is not None:
+                cursor = conn.execute(_IN_KEY, (req.bucket, position.key, position.within, limit))
+                try:
+                    rows = 0
+                    for row in cursor:
+                        rows += 1
+                        yield row
+                finally:
+                    cursor.close()
+                limit -= rows
+                if limit <= 0:
+                    return
+            op = ">=" if position.inclusive and position.within is None else ">"
+            params: tuple[object, ...] = (req.bucket, position.key)
+            if upper is not None:
+                params += (upper,)
+            cursor = conn.execute(_FROM_KEY[(op, upper is not None)], (*params, limit))
+            try:
+                yield from cursor
+            finally:
+                cursor.close()
+
+        page = walk(
+            fetch,
+            start=start,
+            after=lambda row: Position(row[0], within=row[1]),
+            prefix=prefix,
+            delimiter=req.delimiter,
+            marker=marker,
+            max_items=req.max_uploads,
+        )
+    finally:
+        conn.execute("COMMIT")
+    result = UploadList(
+        uploads=[_summary(row) for row in page.rows],
+        common_prefixes=page.prefixes,
+        is_truncated=page.truncated,
+    )
+    if page.truncated:
+        result.next_key_marker = page.last_key
+        result.next_upload_id_marker = "" if page.last_row is None else page.last_row[1]
+    return result
