@@ -27,8 +27,8 @@ MAX_CONFIG_BODY = 64 * 1024
 
 def _canned_acl(req: Request) -> str | None:
     acl = req.headers.get("x-amz-acl")
-    if acl is None:
-        return None
+    if acl is None or not acl.strip():
+        return None  # s3fs sends an empty x-amz-acl: no ACL asked for, so the default applies
     if acl not in CANNED_ACLS:
         raise s3_error(
             "InvalidArgument",
