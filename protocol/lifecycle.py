@@ -106,6 +106,8 @@ class BootFront(Message):
     key_cache_ttl: float = 5.0
     rate_limit_rps: float = 0.0
     rate_limit_burst: int = 0
+    # Shared rate-limit counters across nodes when enabled (local buckets otherwise).
+    redis: RedisSettings = RedisSettings()
     heartbeat_interval: float = 1.0
     log: LogSettings = LogSettings()
 

@@ -20,7 +20,7 @@ from alexanderd.front.auth import KeyCache, authenticate
 from alexanderd.front.body import ClientGone
 from alexanderd.front.clients import BlobPools, ChannelPool
 from alexanderd.front.errors import S3Error, from_remote, render_error, s3_error
-from alexanderd.front.ratelimit import TokenBucket
+from alexanderd.front.ratelimit import RateLimiter
 from alexanderd.front.request import (
     Request,
     client_address,
@@ -49,7 +49,9 @@ class S3App:
         self.keys = KeyCache(self.meta, boot.key_cache_ttl)
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in boot.trusted_proxies]
         self.limiter = (
-            TokenBucket(boot.rate_limit_rps, boot.rate_limit_burst) if boot.rate_limit_rps else None
+            RateLimiter(boot.rate_limit_rps, boot.rate_limit_burst, boot.redis, boot.runtime)
+            if boot.rate_limit_rps
+            else None
         )
         self.host_id = secrets.token_urlsafe(24)
         self.in_flight = 0
@@ -146,13 +148,15 @@ class S3App:
             and req.method in ("GET", "HEAD")
         ):
             return await self._health(req)
-        if self.limiter is not None and not self.limiter.take():
-            raise s3_error("SlowDown", "Please reduce your request rate.")
         req.bucket, req.key = resolve_address(
             req.raw_path, req.headers.get("host", ""), self.boot.domain
         )
         req.query = parse_query(req.query_string)
         parsed, ctx = await authenticate(req, self.keys, self.boot.region)
+        if self.limiter is not None:
+            client = parsed.access_key_id if parsed is not None else f"ip:{req.client_ip}"
+            if not await self.limiter.allow(client):
+                raise s3_error("SlowDown", "Please reduce your request rate.")
         return await route(self, req, parsed, ctx)
 
     async def _health(self, req: Request) -> Response:

@@ -60,6 +60,13 @@ def database_path(config: Config) -> str:
     return config.database.path or os.path.join(config.storage.filesystem.base_path, "meta.db")
 
 
+def redis_settings(config: Config) -> RedisSettings:
+    rc = config.redis
+    return RedisSettings(
+        enabled=rc.enabled, host=rc.host, port=rc.port, password=rc.password, db=rc.db
+    )
+
+
 def meta_boot(config: Config, paths: RuntimePaths) -> BootMeta:
     db = config.database
     return BootMeta(
@@ -81,13 +88,7 @@ def meta_boot(config: Config, paths: RuntimePaths) -> BootMeta:
             pool_size=db.pool_size,
         ),
         master_key=config.auth.master_key,
-        redis=RedisSettings(
-            enabled=config.redis.enabled,
-            host=config.redis.host,
-            port=config.redis.port,
-            password=config.redis.password,
-            db=config.redis.db,
-        ),
+        redis=redis_settings(config),
         gc=GCSettings(
             enabled=config.gc.enabled,
             interval=config.gc.interval,
@@ -140,6 +141,7 @@ def front_boot(config: Config, paths: RuntimePaths, index: int, listen_fds: list
         key_cache_ttl=config.auth.key_cache_ttl,
         rate_limit_rps=rl.requests_per_second if rl.enabled else 0.0,
         rate_limit_burst=rl.burst_size if rl.enabled else 0,
+        redis=redis_settings(config),
         heartbeat_interval=config.server.heartbeat_interval,
         log=_log(config),
     )

@@ -1,4 +1,4 @@
-"""Run real S3 clients (aws-cli, s3cmd, rclone, curl, boto3) against a real daemon.
+"""Run real S3 command-line clients (aws-cli, s3cmd, rclone, curl) against a real daemon.
 
 Each CLI gets its own config in a temp directory and an environment stripped of the caller's AWS
 settings, so nothing on the machine leaks in. Over HTTPS every client verifies the daemon against
@@ -12,85 +12,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config as BotoConfig  # type: ignore[import-untyped]
-
-from tests.e2e.clients_sigv4 import Credentials, RawClient
-from tests.e2e.daemon import Daemon
-from tests.e2e.tls import make_self_signed
+from tests.e2e.clients_endpoint import Endpoint
 
 BIN = Path(sys.executable).parent
-# Files stay under this so no client switches to multipart (not implemented by the server yet);
-# every CLI below is also configured with a 64 MiB threshold as a second guard.
+# Files stay under this and every CLI below has a 64 MiB multipart threshold, so each upload is a
+# single PUT whose ETag is the content MD5 (multipart has its own suite, test_multipart.py).
 SINGLE_PUT_LIMIT = 8 * 1024 * 1024
 CLI_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where and how to reach one running daemon."""
-
-    daemon: Daemon
-    url: str
-    access_key: str
-    secret_key: str
-    ca_file: Path | None  # set for https: the self-signed certificate, used as the CA bundle
-
-    @property
-    def https(self) -> bool:
-        return self.url.startswith("https://")
-
-    @property
-    def netloc(self) -> str:
-        return urlsplit(self.url).netloc
-
-    @property
-    def creds(self) -> Credentials:
-        return Credentials(self.access_key, self.secret_key)
-
-    def raw(self) -> RawClient:
-        return RawClient(self.url, self.creds, self.ca_file)
-
-    def boto3(self, **config: Any) -> Any:
-        s3cfg = {"addressing_style": "path", **config.pop("s3", {})}
-        return boto3.client(
-            "s3",
-            endpoint_url=self.url,
-            aws_access_key_id=self.access_key,
-            aws_secret_access_key=self.secret_key,
-            region_name="us-east-1",
-            config=BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, s3=s3cfg, **config),
-            verify=str(self.ca_file) if self.ca_file else True,
-        )
-
-
-def serve(scheme: str, workdir: Path, config: dict[str, Any] | None = None) -> Iterator[Endpoint]:
-    """Start one daemon over `scheme` ("http" or "https"), yield its Endpoint, then clean up.
-
-    Meant to be `yield from`-ed by a module-scoped fixture."""
-    if scheme not in ("http", "https"):
-        raise ValueError(f"scheme must be 'http' or 'https', not {scheme!r}")
-    extra: dict[str, Any] = dict(config or {})
-    ca_file: Path | None = None
-    if scheme == "https":
-        tls = make_self_signed(workdir / "tls")
-        ca_file = tls.cert
-        extra.setdefault("server", {})["tls"] = tls.server_config()
-    daemon = Daemon(config=extra)
-    try:
-        daemon.start()
-        access, secret = daemon.create_key()
-        url = daemon.endpoint
-        assert url.startswith(f"{scheme}://"), f"daemon endpoint {url} is not {scheme}"
-        yield Endpoint(daemon, url, access, secret, ca_file)
-    finally:
-        daemon.cleanup()
 
 
 def require(binary: str | Path) -> str:
@@ -141,19 +71,18 @@ class AwsCli:
             f"[default]\naws_access_key_id = {ep.access_key}\n"
             f"aws_secret_access_key = {ep.secret_key}\n"
         )
-        (home / "config").write_text("[default]\nregion = us-east-1\n")
+        (home / "config").write_text(
+            "[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"
+        )
         self.env = clean_env(
             HOME=str(home),
             AWS_CONFIG_FILE=str(home / "config"),
             AWS_SHARED_CREDENTIALS_FILE=str(home / "credentials"),
             AWS_EC2_METADATA_DISABLED="true",
         )
-        # Through `aws configure set` itself, so the CLI's own writer produces the config it reads.
-        for name, value in (
-            ("default.s3.multipart_threshold", "64MB"),
-            ("default.s3.addressing_style", "path"),
-        ):
-            run([self.binary, "configure", "set", name, value], self.env)
+        # Through `aws configure set`, as a user would: the CLI's own writer produces what it reads.
+        run([self.binary, "configure", "set", "default.s3.multipart_threshold", "64MB"], self.env)
+        assert "multipart_threshold = 64MB" in (home / "config").read_text()
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         tls = ["--ca-bundle", str(self.ep.ca_file)] if self.ep.ca_file else []

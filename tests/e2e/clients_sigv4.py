@@ -24,6 +24,7 @@ from xml.etree import ElementTree
 REGION = "us-east-1"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_SIGNED_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 
 
@@ -110,41 +111,13 @@ def sign(
     return Signed(out, signature.hexdigest(), date, scope, key)
 
 
-def presign_query(
-    creds: Credentials,
-    method: str,
-    host: str,
-    path: str,
-    expires: int,
-    when: datetime | None = None,
-) -> list[tuple[str, str]]:
-    """Query parameters of a SigV4 presigned URL (UNSIGNED-PAYLOAD, only `host` signed)."""
-    date = amz_date(when)
-    scope = f"{date[:8]}/{creds.region}/s3/aws4_request"
-    query = [
-        ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
-        ("X-Amz-Credential", f"{creds.access_key}/{scope}"),
-        ("X-Amz-Date", date),
-        ("X-Amz-Expires", str(expires)),
-        ("X-Amz-SignedHeaders", "host"),
-    ]
-    canonical = "\n".join(
-        [method, path, _canonical_query(query), f"host:{host}\n", "host", "UNSIGNED-PAYLOAD"]
-    )
-    key = derive_signing_key(creds.secret_key, date[:8], creds.region)
-    signature = hmac.new(key, _string_to_sign(date, scope, canonical).encode(), "sha256")
-    return [*query, ("X-Amz-Signature", signature.hexdigest())]
-
-
-def signed_chunks(
-    data: bytes, chunk_size: int, seed: Signed, tamper_chunk: int | None = None
-) -> bytes:
-    """An aws-chunked body for STREAMING-AWS4-HMAC-SHA256-PAYLOAD, each chunk signed in chain.
-
-    `tamper_chunk` flips one hex digit of that chunk's signature (the chain continues from the
-    correct value, so exactly one signature is wrong)."""
+def _chunk_frames(
+    data: bytes, chunk_size: int, seed: Signed, tamper_chunk: int | None
+) -> tuple[list[bytes], str]:
+    """Each chunk's `size;chunk-signature=...CRLF` + data (no closing CRLF), chained from the seed,
+    the last one empty; and the final chunk's signature (a trailer's signature chains from it)."""
     pieces = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
-    previous, out = seed.signature, bytearray()
+    previous, frames = seed.signature, []
     for index, piece in enumerate(pieces):
         to_sign = "\n".join(
             [
@@ -160,9 +133,47 @@ def signed_chunks(
         sent = signature
         if index == tamper_chunk:
             sent = ("0" if signature[0] != "0" else "1") + signature[1:]
-        out += f"{len(piece):x};chunk-signature={sent}\r\n".encode() + piece + b"\r\n"
+        frames.append(f"{len(piece):x};chunk-signature={sent}\r\n".encode() + piece)
         previous = signature
-    return bytes(out)
+    return frames, previous
+
+
+def signed_chunks(
+    data: bytes, chunk_size: int, seed: Signed, tamper_chunk: int | None = None
+) -> bytes:
+    """An aws-chunked body for STREAMING-AWS4-HMAC-SHA256-PAYLOAD, each chunk signed in chain.
+
+    `tamper_chunk` flips one hex digit of that chunk's signature (the chain continues from the
+    correct value, so exactly one signature is wrong)."""
+    frames, _ = _chunk_frames(data, chunk_size, seed, tamper_chunk)
+    return b"".join(frame + b"\r\n" for frame in frames)
+
+
+def signed_trailer_chunks(
+    data: bytes,
+    chunk_size: int,
+    seed: Signed,
+    trailer: tuple[str, str],
+    sent_value: str | None = None,
+) -> bytes:
+    """An aws-chunked body for STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: signed chunks, then
+    one trailing header and `x-amz-trailer-signature` over `name:value\n`, chained from the final
+    chunk's signature. `sent_value` replaces the value on the wire after signing (tampering)."""
+    frames, previous = _chunk_frames(data, chunk_size, seed, None)
+    name, value = trailer
+    to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256-TRAILER",
+            seed.amz_date,
+            seed.scope,
+            previous,
+            hashlib.sha256(f"{name}:{value}\n".encode()).hexdigest(),
+        ]
+    )
+    signature = hmac.new(seed.signing_key, to_sign.encode(), "sha256").hexdigest()
+    body = b"".join(frame + b"\r\n" for frame in frames[:-1]) + frames[-1]
+    shown = value if sent_value is None else sent_value
+    return body + f"{name}:{shown}\r\nx-amz-trailer-signature:{signature}\r\n\r\n".encode()
 
 
 def signed_chunks_length(size: int, chunk_size: int) -> int:

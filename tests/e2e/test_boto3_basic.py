@@ -52,8 +52,9 @@ def test_put_get_roundtrip(client: Any, size: int) -> None:
     bucket = f"rt-{os.urandom(4).hex()}"
     client.create_bucket(Bucket=bucket)
     body = os.urandom(size)
-    put = client.put_object(Bucket=bucket, Key="obj", Body=body, ContentType="text/plain",
-                            Metadata={"Color": "blue"})  # fmt: skip
+    put = client.put_object(
+        Bucket=bucket, Key="obj", Body=body, ContentType="text/plain", Metadata={"Color": "blue"}
+    )
     assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
     got = client.get_object(Bucket=bucket, Key="obj")
     assert hashlib.sha256(got["Body"].read()).digest() == hashlib.sha256(body).digest()
@@ -68,8 +69,18 @@ def test_put_get_roundtrip(client: Any, size: int) -> None:
 def test_keys_roundtrip(client: Any) -> None:
     bucket = f"keys-{os.urandom(4).hex()}"
     client.create_bucket(Bucket=bucket)
-    keys = ["../etc/passwd", "a//b", "100%", "a+b c", "ünïcødé/ключ/鍵", "/leading", "x" * 1024,
-            "sp ace/", "?query#frag", "tab\tkey"]  # fmt: skip
+    keys = [
+        "../etc/passwd",
+        "a//b",
+        "100%",
+        "a+b c",
+        "ünïcødé/ключ/鍵",
+        "/leading",
+        "x" * 1024,
+        "sp ace/",
+        "?query#frag",
+        "tab\tkey",
+    ]
     for key in keys:
         client.put_object(Bucket=bucket, Key=key, Body=key.encode())
     for key in keys:
@@ -102,8 +113,9 @@ def test_ranges_and_conditionals(client: Any) -> None:
     with pytest.raises(ClientError) as exc:
         client.get_object(Bucket=bucket, Key="r", IfMatch='"0000"')
     assert error_code(exc.value) == "PreconditionFailed"
-    got = client.get_object(Bucket=bucket, Key="r", ResponseContentType="image/png",
-                            ResponseCacheControl="no-cache")  # fmt: skip
+    got = client.get_object(
+        Bucket=bucket, Key="r", ResponseContentType="image/png", ResponseCacheControl="no-cache"
+    )
     assert got["ContentType"] == "image/png"
     assert got["CacheControl"] == "no-cache"
 
@@ -158,8 +170,13 @@ def test_copy_and_delete_objects(client: Any) -> None:
     client.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src key+%"})
     got = client.get_object(Bucket=bucket, Key="dst")
     assert got["Body"].read() == body and got["Metadata"] == {"a": "1"}
-    client.copy_object(Bucket=bucket, Key="dst2", CopySource=f"{bucket}/src key+%",
-                       MetadataDirective="REPLACE", Metadata={"b": "2"})  # fmt: skip
+    client.copy_object(
+        Bucket=bucket,
+        Key="dst2",
+        CopySource=f"{bucket}/src key+%",
+        MetadataDirective="REPLACE",
+        Metadata={"b": "2"},
+    )
     assert client.head_object(Bucket=bucket, Key="dst2")["Metadata"] == {"b": "2"}
     with pytest.raises(ClientError) as exc:
         client.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "dst"})

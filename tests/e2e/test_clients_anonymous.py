@@ -9,23 +9,22 @@ AWS would also need the object's own ACL: the reads below follow this server's d
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.e2e.clients import Endpoint, serve
+from tests.e2e.clients_endpoint import SCHEMES, Endpoint, shared_endpoint
 from tests.e2e.clients_sigv4 import RawClient, RawResponse, object_path
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-@pytest.fixture(scope="module")
-def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    yield from serve("http", tmp_path_factory.mktemp("anon-daemon"))
+@pytest.fixture(scope="module", params=SCHEMES)
+def ep(request: pytest.FixtureRequest) -> Endpoint:
+    return shared_endpoint(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -10,28 +10,29 @@ import os
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import botocore.auth  # type: ignore[import-untyped]
+import botocore.crt.auth  # type: ignore[import-untyped]
 import pytest
+from botocore.compat import HAS_CRT  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
-from tests.e2e.clients import Endpoint, curl, curl_sigv4, serve
+from tests.e2e.clients import curl, curl_sigv4
+from tests.e2e.clients_endpoint import SCHEMES, Endpoint, shared_endpoint
 
 
-@pytest.fixture(scope="module", params=["http", "https"])
-def ep(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Endpoint]:
-    yield from serve(request.param, tmp_path_factory.mktemp("curl-daemon"))
+@pytest.fixture(scope="module", params=SCHEMES)
+def ep(request: pytest.FixtureRequest) -> Endpoint:
+    return shared_endpoint(request.param)
 
 
 @pytest.fixture(scope="module")
 def s3(ep: Endpoint) -> Any:
-    return ep.boto3()
+    # botocore presigns with SigV2 for us-east-1 unless told otherwise; this server speaks SigV4.
+    return ep.boto3(signature_version="s3v4")
 
 
 @pytest.fixture
@@ -87,9 +88,22 @@ def test_curl_sigv4_put_get_head_delete(ep: Endpoint, bucket: str, tmp_path: Pat
 def test_curl_sigv4_wrong_secret(ep: Endpoint, s3: Any, bucket: str, tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"never stored")
     url = f"{ep.url}/{bucket}/bad"
-    result = curl(ep, "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{ep.access_key}:wrong",
-                  "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD",
-                  "-T", str(tmp_path / "f"), "-o", "-", "-w", "\n%{http_code}", url)  # fmt: skip
+    result = curl(
+        ep,
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        f"{ep.access_key}:wrong",
+        "-H",
+        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
+        "-T",
+        str(tmp_path / "f"),
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+        url,
+    )
     body, status = result.stdout.rsplit("\n", 1)
     assert status == "403"
     assert error_code(body.encode()) == "SignatureDoesNotMatch"
@@ -121,19 +135,28 @@ def test_presigned_get_and_put(ep: Endpoint, s3: Any, bucket: str, tmp_path: Pat
     assert hashlib.sha256(got).digest() == hashlib.sha256(src.read_bytes()).digest()
 
 
-def presign_at(s3: Any, when: datetime.datetime, method: str, params: dict[str, str],
-               expires: int) -> str:  # fmt: skip
-    """A presigned URL as if generated at `when` (botocore reads the clock through this hook)."""
-    original = botocore.auth.get_current_datetime
+def presign_at(
+    s3: Any, when: datetime.datetime, method: str, params: dict[str, str], expires: int
+) -> str:
+    """A presigned URL as if generated at `when` (naive UTC).
+
+    botocore reads the clock through `get_current_datetime`, imported by name into its own
+    signer module and, with awscrt installed (as here), into the CRT signer that it prefers."""
+    modules = [botocore.auth, *([botocore.crt.auth] if HAS_CRT else [])]
+    originals = [m.get_current_datetime for m in modules]
 
     def fixed(remove_tzinfo: bool = True) -> datetime.datetime:
         return when if remove_tzinfo else when.replace(tzinfo=datetime.UTC)
 
-    botocore.auth.get_current_datetime = fixed
+    for module in modules:
+        module.get_current_datetime = fixed
     try:
-        return str(s3.generate_presigned_url(method, Params=params, ExpiresIn=expires))
+        url = str(s3.generate_presigned_url(method, Params=params, ExpiresIn=expires))
     finally:
-        botocore.auth.get_current_datetime = original
+        for module, original in zip(modules, originals, strict=True):
+            module.get_current_datetime = original
+    assert f"X-Amz-Date={when:%Y%m%dT%H%M%SZ}" in url, url
+    return url
 
 
 def test_presigned_expired(ep: Endpoint, s3: Any, bucket: str) -> None:
@@ -156,15 +179,18 @@ def test_presigned_expired(ep: Endpoint, s3: Any, bucket: str) -> None:
 def test_presigned_longer_than_a_week(ep: Endpoint, s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"v")
     week = 7 * 24 * 3600
-    ok = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
-                                   ExpiresIn=week)  # fmt: skip
+    ok = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=week
+    )
     assert fetch(ep, ok) == (200, b"v")
-    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"},
-                                    ExpiresIn=week + 1)  # fmt: skip
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=week + 1
+    )
     status, body = fetch(ep, url)
     assert (status, error_code(body)) == (400, "AuthorizationQueryParametersError")
-    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "long"},
-                                        ExpiresIn=week + 1)  # fmt: skip
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": "long"}, ExpiresIn=week + 1
+    )
     status, body = fetch(ep, put_url, "PUT", b"x")
     assert (status, error_code(body)) == (400, "AuthorizationQueryParametersError")
     assert_absent(s3, bucket, "long")

@@ -2,25 +2,23 @@
 
 rclone checks every single-part upload's ETag against the MD5 it computed and `rclone check`
 compares MD5s both sides, so a wrong ETag shows up here as corruption. The upload cutoff is 64M
-so nothing goes multipart (not implemented by the server yet).
+so every upload is a single PUT (multipart has its own suite, test_multipart.py).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import Endpoint, Rclone, sample_files, serve, tree_digests, write_tree
+from tests.e2e.clients import Rclone, sample_files, tree_digests, write_tree
+from tests.e2e.clients_endpoint import SCHEMES, Endpoint, shared_endpoint
 
 
-@pytest.fixture(scope="module", params=["http", "https"])
-def ep(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Endpoint]:
-    yield from serve(request.param, tmp_path_factory.mktemp("rclone-daemon"))
+@pytest.fixture(scope="module", params=SCHEMES)
+def ep(request: pytest.FixtureRequest) -> Endpoint:
+    return shared_endpoint(request.param)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""Virtual-host-style requests (`Host: bucket.s3.test:port`) against a daemon configured with
-`server.domain: s3.test`, mixed with path-style requests to the same objects.
+"""Virtual-host-style requests (`Host: bucket.s3.test:port`) against the shared daemons (configured
+with `server.domain: s3.test`), over http and https, mixed with path-style requests.
 
 The test machine has no DNS for s3.test, so requests go to 127.0.0.1 with the Host header set:
 signed both by botocore's own S3SigV4Auth (what every boto3 user sends) and by our raw signer.
@@ -8,10 +8,7 @@ signed both by botocore's own S3SigV4Auth (what every boto3 user sends) and by o
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-from collections.abc import Iterator
-from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
@@ -19,18 +16,16 @@ from botocore.auth import S3SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials as BotoCredentials  # type: ignore[import-untyped]
 
-from tests.e2e.clients import Endpoint, serve
+from tests.e2e.clients_endpoint import SCHEMES, VHOST_DOMAIN, Endpoint, shared_endpoint
 from tests.e2e.clients_sigv4 import RawClient, RawResponse, object_path, uri_encode
 
-DOMAIN = "s3.test"
+DOMAIN = VHOST_DOMAIN
 S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
-@pytest.fixture(scope="module")
-def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    yield from serve(
-        "http", tmp_path_factory.mktemp("vhost-daemon"), {"server": {"domain": DOMAIN}}
-    )
+@pytest.fixture(scope="module", params=SCHEMES)
+def ep(request: pytest.FixtureRequest) -> Endpoint:
+    return shared_endpoint(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +34,7 @@ def raw(ep: Endpoint) -> RawClient:
 
 
 def vhost(ep: Endpoint, bucket: str) -> str:
-    return f"{bucket}.{DOMAIN}:{urlsplit(ep.url).port}"
+    return f"{bucket}.{DOMAIN}:{ep.port}"
 
 
 def key_path(key: str) -> str:
@@ -49,12 +44,12 @@ def key_path(key: str) -> str:
 def botocore_request(
     ep: Endpoint, method: str, bucket: str, key: str, body: bytes = b""
 ) -> RawResponse:
-    """Signed by botocore for http://bucket.s3.test:port/key, sent to the daemon's real address."""
+    """Signed by botocore for <scheme>://bucket.s3.test:port/key, sent to the daemon's address."""
     host = vhost(ep, bucket)
-    request = AWSRequest(method=method, url=f"http://{host}{key_path(key)}", data=body)
+    scheme = "https" if ep.https else "http"
+    request = AWSRequest(method=method, url=f"{scheme}://{host}{key_path(key)}", data=body)
     S3SigV4Auth(BotoCredentials(ep.access_key, ep.secret_key), "s3", "us-east-1").add_auth(request)
-    parts = urlsplit(ep.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    conn = ep.raw().connection()
     try:
         conn.putrequest(method, key_path(key), skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", host)
@@ -108,7 +103,7 @@ def test_dotted_bucket_and_bare_domain(ep: Endpoint, raw: RawClient) -> None:
     assert raw.request("PUT", "/", host=host).status == 200
     assert raw.request("PUT", key_path("k"), b"dotted", host=host).status == 200
     # Host equal to the domain itself is path style.
-    bare = f"{DOMAIN}:{urlsplit(ep.url).port}"
+    bare = f"{DOMAIN}:{ep.port}"
     got = raw.request("GET", object_path(bucket, "k"), host=bare)
     assert (got.status, got.body) == (200, b"dotted")
     # A Host without the port names the same bucket.

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.e2e.clients import Endpoint, serve
+from tests.e2e.clients_endpoint import Endpoint, shared_endpoint
 from tests.e2e.clients_sigv4 import (
     STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
     STREAMING_UNSIGNED_TRAILER,
     Credentials,
     RawClient,
@@ -26,6 +26,7 @@ from tests.e2e.clients_sigv4 import (
     sign,
     signed_chunks,
     signed_chunks_length,
+    signed_trailer_chunks,
     unsigned_trailer_chunks,
 )
 
@@ -33,8 +34,8 @@ CHUNK = 64 * 1024  # AWS requires every chunk but the last to be at least 8 KiB
 
 
 @pytest.fixture(scope="module")
-def ep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    yield from serve("http", tmp_path_factory.mktemp("neg-auth-daemon"))
+def ep() -> Endpoint:
+    return shared_endpoint("http")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,12 @@ def test_unknown_access_key(ep: Endpoint, raw: RawClient, bucket: str) -> None:
 
 def test_content_sha256_mismatch(raw: RawClient, bucket: str) -> None:
     body = b"the body that is sent"
-    resp = raw.request("PUT", object_path(bucket, "sha-mismatch"), body,
-                       payload_hash=hashlib.sha256(b"another body").hexdigest())  # fmt: skip
+    resp = raw.request(
+        "PUT",
+        object_path(bucket, "sha-mismatch"),
+        body,
+        payload_hash=hashlib.sha256(b"another body").hexdigest(),
+    )
     resp.assert_error(400, "XAmzContentSHA256Mismatch")
     assert_absent(raw, bucket, "sha-mismatch")
 
@@ -92,9 +97,14 @@ def test_clock_skew(raw: RawClient, bucket: str, skew: timedelta) -> None:
 
 
 def put_signed_chunked(
-    ep: Endpoint, raw: RawClient, bucket: str, key: str, data: bytes, tamper: int | None = None,
+    ep: Endpoint,
+    raw: RawClient,
+    bucket: str,
+    key: str,
+    data: bytes,
+    tamper: int | None = None,
     tamper_data: bool = False,
-) -> RawResponse:  # fmt: skip
+) -> RawResponse:
     """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD, chunk signatures chained from the seed."""
     path = object_path(bucket, key)
     encoded_len = signed_chunks_length(len(data), CHUNK)
@@ -161,8 +171,9 @@ def test_unsigned_trailer_control(ep: Endpoint, raw: RawClient, bucket: str) -> 
     assert resp.status == 200, resp.body
     assert resp.header("etag") == f'"{hashlib.md5(data).hexdigest()}"'
     assert_stored(raw, bucket, "trailer-ok", data)
-    head = raw.request("HEAD", object_path(bucket, "trailer-ok"),
-                       headers={"x-amz-checksum-mode": "ENABLED"})  # fmt: skip
+    head = raw.request(
+        "HEAD", object_path(bucket, "trailer-ok"), headers={"x-amz-checksum-mode": "ENABLED"}
+    )
     assert head.header("x-amz-checksum-crc32") == crc32_b64(data)
 
 
@@ -172,6 +183,51 @@ def test_tampered_trailer_checksum(ep: Endpoint, raw: RawClient, bucket: str) ->
     resp = put_unsigned_trailer(ep, raw, bucket, "trailer-bad", data, wrong)
     resp.assert_error(400, "BadDigest")
     assert_absent(raw, bucket, "trailer-bad")
+
+
+def put_signed_trailer(
+    ep: Endpoint, raw: RawClient, bucket: str, key: str, data: bytes, checksum: str,
+    sent: str | None = None,
+) -> RawResponse:  # fmt: skip
+    """PUT with STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER and a signed x-amz-checksum-crc32."""
+    path = object_path(bucket, key)
+    headers = {
+        "Host": raw.netloc,
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": str(len(data)),
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    seed = sign(ep.creds, "PUT", path, [], headers, STREAMING_SIGNED_TRAILER)
+    body = signed_trailer_chunks(data, CHUNK, seed, ("x-amz-checksum-crc32", checksum), sent)
+    # Content-Length is left unsigned (RawClient adds it), as SDKs that stream do.
+    return raw.request("PUT", path, body, seed.headers, sign_request=False)
+
+
+def test_signed_trailer_control(ep: Endpoint, raw: RawClient, bucket: str) -> None:
+    data = os.urandom(2 * CHUNK + 7)
+    resp = put_signed_trailer(ep, raw, bucket, "signed-trailer-ok", data, crc32_b64(data))
+    assert resp.status == 200, resp.body
+    assert_stored(raw, bucket, "signed-trailer-ok", data)
+
+
+def test_signed_trailer_value_swapped_after_signing(
+    ep: Endpoint, raw: RawClient, bucket: str
+) -> None:
+    # The trailer carries its own signature: a value changed in flight must fail authentication,
+    # even when the new value is the true checksum of the bytes that arrived.
+    data = os.urandom(2 * CHUNK + 7)
+    signed_for_other = crc32_b64(data + b"?")
+    resp = put_signed_trailer(ep, raw, bucket, "signed-trailer-swapped", data, signed_for_other,
+                              sent=crc32_b64(data))  # fmt: skip
+    resp.assert_error(403, "SignatureDoesNotMatch")
+    assert_absent(raw, bucket, "signed-trailer-swapped")
+
+
+def test_signed_trailer_wrong_checksum(ep: Endpoint, raw: RawClient, bucket: str) -> None:
+    data = os.urandom(2 * CHUNK + 7)
+    resp = put_signed_trailer(ep, raw, bucket, "signed-trailer-bad", data, crc32_b64(b"other"))
+    resp.assert_error(400, "BadDigest")
+    assert_absent(raw, bucket, "signed-trailer-bad")
 
 
 def test_harness_signer_matches_aws_example() -> None:

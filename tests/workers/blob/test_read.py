@@ -127,3 +127,12 @@ async def test_no_descriptor_leaks(store: BlobStore, sha: str) -> None:
     async with store.open_read(ReadBlob(sha256=sha)) as blob:  # left early
         await blob.next_piece()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+async def test_unreadable_blob_is_an_internal_error(store: BlobStore, base: Path) -> None:
+    sha = "ef" * 32
+    stored_path(base, sha).mkdir(parents=True)  # a directory where the blob belongs
+    with pytest.raises(RemoteError) as info:
+        await read_all(store, ReadBlob(sha256=sha))
+    assert info.value.error_code == "InternalError"
+    assert "Is a directory" in info.value.message

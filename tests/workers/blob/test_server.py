@@ -135,11 +135,13 @@ async def test_read_errors_come_before_any_data(base: Path) -> None:
     async with serving(base) as served:
         chan = await served.connect()
         stored = await client_put(chan, b"0123456789")
+        stored_path(base, "ef" * 32).mkdir(parents=True)
         for fields, code in [
             ({"sha256": "ab" * 32}, "BlobMissing"),
             ({"sha256": stored.sha256, "expected_size": 11}, "BlobCorrupt"),
             ({"sha256": stored.sha256, "offset": 11}, "InvalidRange"),
             ({"sha256": "not-a-digest"}, "ProtocolError"),
+            ({"sha256": "ef" * 32}, "InternalError"),  # a directory where the blob belongs
         ]:
             await chan.send(ReadBlob(rid="r", **fields))  # type: ignore[arg-type]
             with pytest.raises(RemoteError) as info:
