@@ -55,6 +55,20 @@ class Channel:
     async def send_end(self) -> None:
         await self._send_raw(pack_header(Kind.END, 0))
 
+    async def send_small_exchange(self, opening: Message, data: bytes, closing: Message) -> None:
+        """opening MSG, one DATA frame (if any), END, closing MSG - in one write.
+
+        For small bodies the four frames cost four syscalls and four peer wake-ups; one
+        write measured less than half the time. `data` must fit in one DATA_CHUNK."""
+        if len(data) > DATA_CHUNK:
+            raise ValueError("send_small_exchange takes at most one data chunk")
+        first, last = encode(opening), encode(closing)
+        parts = [pack_header(Kind.MSG, len(first)), first]
+        if data:
+            parts += [pack_header(Kind.DATA, len(data)), data]
+        parts += [pack_header(Kind.END, 0), pack_header(Kind.MSG, len(last)), last]
+        await self._send_raw(b"".join(parts))
+
     async def _send_raw(self, data: bytes | memoryview) -> None:
         try:
             await self.stream.send(data)  # type: ignore[arg-type]  # memoryview is fine
@@ -66,7 +80,14 @@ class Channel:
 
     async def receive_frame(self) -> tuple[Kind, bytes]:
         try:
-            header = await self._reader.receive_exactly(HEADER_SIZE)
+            try:
+                header = await self._reader.receive_exactly(HEADER_SIZE)
+            except anyio.IncompleteRead:
+                self.broken = True
+                if not self._reader.buffer:
+                    # EOF on a frame boundary is an orderly close, not a broken frame.
+                    raise Unavailable("peer closed the channel") from None
+                raise
             kind, length = unpack_header(header)
             payload = await self._reader.receive_exactly(length) if length else b""
         except anyio.IncompleteRead:

@@ -42,4 +42,6 @@ def quarantine_dir(base: str) -> str:
 def tmp_prefix(node: str, worker_index: int) -> str:
     """Temp names start with the node and worker, so a restarting worker removes only its own
     leftovers (other nodes may share the directory in distributed mode)."""
-    return f"{node}-w{worker_index}-"
+    # "@" appears in no host name, so one node's prefix is never the start of another's
+    # (with "-", node "x" worker 1 would have matched node "x-w1" worker 0).
+    return f"{node}@w{worker_index}@"

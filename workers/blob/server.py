@@ -79,6 +79,9 @@ async def _serve_connection(store: BlobStore, stream: anyio.abc.ByteStream) -> N
     try:
         while await _serve_one(store, chan):
             pass
+    except Exception:
+        # A bug must cost one connection, never the worker and everyone else's requests.
+        log.exception("unexpected error serving a channel; closing it")
     finally:
         with anyio.CancelScope(shield=True):
             try:

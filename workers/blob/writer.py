@@ -48,6 +48,8 @@ class _Batch:
 
 
 class Upload:
+    """One PutBlob's body on its way into the store (see the module docstring for use)."""
+
     def __init__(self, store: BlobStore, put: PutBlob) -> None:
         self._store = store
         self._rid = put.rid

@@ -65,3 +65,9 @@ def test_temp_names_carry_the_worker_prefix(tmp_path: Path) -> None:
     store.discard_temp(None, path)
     store.discard_temp(None, path)  # already gone: fine
     assert os.listdir(tmp_path / "tmp") == []
+
+
+def test_prefixes_of_nodes_never_overlap() -> None:
+    # Node "x" worker 1 must not claim the temp files of node "x-w1" worker 0 (shared dirs).
+    assert not tmp_prefix("x-w1", 0).startswith(tmp_prefix("x", 1))
+    assert not tmp_prefix("x", 1).startswith(tmp_prefix("x-w1", 0))
