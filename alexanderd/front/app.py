@@ -28,6 +28,7 @@ from alexanderd.front.request import (
     new_request_id,
     parse_query,
     resolve_address,
+    vhost_bucket,
 )
 from alexanderd.front.response import Response
 from alexanderd.front.router import route
@@ -148,13 +149,13 @@ class S3App:
             and req.method in ("GET", "HEAD")
         ):
             return await self._health(req)
-        req.bucket, req.key = resolve_address(
-            req.raw_path, req.headers.get("host", ""), self.boot.domain
-        )
+        host = req.headers.get("host", "")
+        req.bucket, req.key = resolve_address(req.raw_path, host, self.boot.domain)
+        req.vhost = vhost_bucket(host, self.boot.domain) is not None
         req.query = parse_query(req.query_string)
         parsed, ctx = await authenticate(req, self.keys, self.boot.region)
         if self.limiter is not None:
-            client = parsed.access_key_id if parsed is not None else f"ip:{req.client_ip}"
+            client = req.access_key_id or f"ip:{req.client_ip}"
             if not await self.limiter.allow(client):
                 raise s3_error("SlowDown", "Please reduce your request rate.")
         return await route(self, req, parsed, ctx)

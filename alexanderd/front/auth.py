@@ -9,9 +9,11 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from alexanderd.front.authtypes import UNSIGNED_PAYLOAD
 from alexanderd.front.clients import ChannelPool
 from alexanderd.front.errors import S3Error, s3_error
 from alexanderd.front.request import Request
+from alexanderd.front.sigv2 import ParsedV2, parse_v2, verify_v2
 from alexanderd.front.sigv4 import AuthError, ParsedAuth, SigningContext, parse_auth, verify
 from protocol.errors import RemoteError
 from protocol.meta import AccessKeyInfo, GetAccessKey
@@ -51,23 +53,42 @@ async def authenticate(
     """Set req.principal; return the parsed auth and the signing context for chunk checks."""
     view = req.auth_view()
     try:
+        v2 = parse_v2(view)
+        if v2 is not None:
+            await _authenticate_v2(req, keys, v2)
+            return None, None
         parsed = parse_auth(view)
         if parsed is None:
             req.principal = None
             return None, None
-        info = await keys.get(parsed.access_key_id)
-        if info is None or info.status != "Active":
-            raise s3_error(
-                "InvalidAccessKeyId",
-                "The AWS Access Key Id you provided does not exist in our records.",
-                AWSAccessKeyId=parsed.access_key_id,
-            )
+        info = await _active_key(keys, parsed.access_key_id)
         ctx = verify(view, parsed, info.secret, datetime.now(UTC), region)
     except AuthError as exc:
         raise auth_failure(exc) from None
     req.principal = info.user_id
     req.payload_hash = parsed.payload_hash
+    req.access_key_id = parsed.access_key_id
     return parsed, ctx
+
+
+async def _active_key(keys: KeyCache, access_key_id: str) -> AccessKeyInfo:
+    info = await keys.get(access_key_id)
+    if info is None or info.status != "Active":
+        raise s3_error(
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+            AWSAccessKeyId=access_key_id,
+        )
+    return info
+
+
+async def _authenticate_v2(req: Request, keys: KeyCache, parsed: ParsedV2) -> None:
+    info = await _active_key(keys, parsed.access_key_id)
+    verify_v2(req.auth_view(), parsed, info.secret, req.bucket if req.vhost else None)
+    req.principal = info.user_id
+    # SigV2 never signs the payload; Content-MD5, when sent, is still verified.
+    req.payload_hash = UNSIGNED_PAYLOAD
+    req.access_key_id = parsed.access_key_id
 
 
 def auth_failure(exc: AuthError) -> S3Error:

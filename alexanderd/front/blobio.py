@@ -11,12 +11,22 @@ from protocol.channel import Channel
 from protocol.errors import ProtocolError
 from protocol.meta import BlobRef
 
+# Bodies up to this size are read whole and sent to the worker in a single write.
+SMALL_BODY = 256 * 1024
+
 
 async def store_body(
     ctx: Context, header: PutBlob, chunks: AsyncIterator[bytes], trailers: dict[str, str]
 ) -> BlobStored:
     """Stream a body to a blob worker; `trailers` is filled by the body reader at its end."""
     pool = ctx.blobs.pick()
+    if header.expected_size is not None and header.expected_size <= SMALL_BODY:
+        # Read first (the client sends it in a moment anyway), then one write to the worker.
+        body = b"".join([piece async for piece in chunks])
+        closing = EndBlob(rid=header.rid, trailer_checksums=_checksum_trailers(trailers))
+        async with pool.channel() as chan:
+            await chan.send_small_exchange(header, body, closing)
+            return await chan.receive_reply(BlobStored)
     async with pool.channel() as chan:
         await chan.send(header)
         async for piece in chunks:

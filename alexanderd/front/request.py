@@ -35,6 +35,8 @@ class Request:
     # The signed payload hash (x-amz-content-sha256, or UNSIGNED-PAYLOAD for presigned
     # URLs); None for anonymous requests.
     payload_hash: str | None = None
+    access_key_id: str | None = None
+    vhost: bool = False  # the bucket came from the Host header
     operation: str = "Unknown"
     bytes_in: int = 0
 
@@ -74,6 +76,14 @@ def parse_query(query_string: bytes) -> dict[str, str]:
     return query
 
 
+def vhost_bucket(host: str, domain: str | None) -> str | None:
+    """The bucket named by a virtual-host-style Host header, if it is one."""
+    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
+    if domain and hostname.endswith("." + domain.lower()):
+        return hostname[: -len(domain) - 1]
+    return None
+
+
 def resolve_address(
     raw_path: bytes, host: str, domain: str | None
 ) -> tuple[str | None, str | None]:
@@ -82,9 +92,8 @@ def resolve_address(
         path = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
         raise s3_error("InvalidURI", "Couldn't parse the specified URI.") from None
-    hostname = host.rsplit(":", 1)[0].lower() if not host.startswith("[") else host
-    if domain and hostname.endswith("." + domain.lower()):
-        bucket = hostname[: -len(domain) - 1]
+    bucket = vhost_bucket(host, domain)
+    if bucket is not None:
         key = path[1:] if path.startswith("/") else path
         return bucket, key or None
     if not path.startswith("/"):

@@ -211,3 +211,32 @@ def test_checksum_mode_returns_stored_checksum(client: Any) -> None:
     client.put_object(Bucket=bucket, Key="c", Body=b"hello", ChecksumAlgorithm="SHA256")
     head = client.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+
+
+def test_default_presigned_urls_work_unchanged(daemon: Daemon) -> None:
+    """boto3's generate_presigned_url with no signature config (SigV2 for this endpoint)."""
+    import urllib.request
+
+    import boto3
+
+    plain = boto3.client(
+        "s3",
+        endpoint_url=daemon.endpoint,
+        aws_access_key_id=daemon.access_key,
+        aws_secret_access_key=daemon.secret_key,
+        region_name="us-east-1",
+    )
+    bucket = f"pre-{os.urandom(4).hex()}"
+    plain.create_bucket(Bucket=bucket)
+    plain.put_object(Bucket=bucket, Key="a b+c", Body=b"presigned body")
+    url = plain.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "a b+c"})
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        assert resp.read() == b"presigned body"
+    put_url = plain.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "up"})
+    # An explicit empty Content-Type: urllib would add a form type the URL did not sign.
+    req = urllib.request.Request(
+        put_url, data=b"uploaded", method="PUT", headers={"Content-Type": ""}
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.status == 200
+    assert plain.get_object(Bucket=bucket, Key="up")["Body"].read() == b"uploaded"

@@ -6,7 +6,7 @@ import hashlib
 
 from alexanderd.front.auth import auth_failure
 from alexanderd.front.authtypes import UNSIGNED_PAYLOAD, classify_payload_hash, payload_mode
-from alexanderd.front.blobio import store_body
+from alexanderd.front.blobio import SMALL_BODY, store_body
 from alexanderd.front.body import Body
 from alexanderd.front.chunked import announced_trailers, decoded_content_length
 from alexanderd.front.context import Context
@@ -167,9 +167,14 @@ async def put_object(ctx: Context, req: Request, sig: SigningContext | None) -> 
     if "x-amz-tagging" in req.headers:
         raise s3_error("NotImplemented", "Object tagging is not supported by this server yet.")
     storage_class = storage_class_of(req)
-    # Refuse before reading the body when the bucket is missing or not writable: the client
-    # (often waiting on Expect: 100-continue) gets its answer without sending the bytes.
-    await bucket_info(ctx, req, write=True)
+    declared = req.headers.get("x-amz-decoded-content-length") or req.headers.get(
+        "content-length", ""
+    )
+    if not declared.isdigit() or int(declared) > SMALL_BODY:
+        # Refuse before reading a large body when the bucket is missing or not writable: the
+        # client (often waiting on Expect: 100-continue) gets its answer without sending the
+        # bytes. Small bodies skip the round trip: the commit checks the same atomically.
+        await bucket_info(ctx, req, write=True)
     stored = await receive_blob(ctx, req, sig, min(MAX_SINGLE_PUT, ctx.boot.max_object_size))
     info = await ctx.meta.request(
         CommitObject(
