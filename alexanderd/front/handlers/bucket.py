@@ -48,18 +48,13 @@ async def create_bucket(ctx: Context, req: Request, sig: SigningContext | None) 
     body = await request_body(req, sig, MAX_CONFIG_BODY)
     location = parse_create_bucket(body) if body.strip() else None
     region = ctx.boot.region
+    # A constraint naming this server's own region is accepted even for us-east-1 (where
+    # AWS refuses it): s3fs and others send it, and it asks for nothing we would not do.
     if location is not None and location != region:
-        if region == "us-east-1" or location == "us-east-1":
-            raise s3_error(
-                "InvalidLocationConstraint",
-                "The specified location-constraint is not valid",
-                LocationConstraint=location[:64],
-            )
         raise s3_error(
             "IllegalLocationConstraintException",
-            f"The {location[:64]} location "
-            "constraint is incompatible for the region specific endpoint this request "
-            "was sent to.",
+            f"The {location[:64]} location constraint is incompatible for the region specific "
+            "endpoint this request was sent to.",
         )
     await ctx.meta.request(
         CreateBucket(rid=req.rid, principal=req.principal, bucket=name, region=region, acl=acl),

@@ -236,7 +236,7 @@ async def get_object_acl(ctx: Context, req: Request, _: SigningContext | None) -
 
 async def put_object_acl(ctx: Context, req: Request, _: SigningContext | None) -> Response:
     await _info(ctx, req, bucket_name(req), object_key(req), req.query.get("versionId"))
-    acl = req.headers.get("x-amz-acl", "private")
+    acl = req.headers.get("x-amz-acl", "").strip() or "private"
     if acl != "private":
         raise s3_error(
             "NotImplemented",
