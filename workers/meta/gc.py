@@ -5,6 +5,10 @@ become orphans), leaked blob files that no row knows (leaks.py), and stale temp 
 A blob is deleted inside the writer's transaction (see MetaStore.drop_orphans): the row goes
 only if it is still unreferenced, and the file is unlinked (and its shard directory fsynced)
 before COMMIT, so no commit can take a reference in between.
+
+Passes run under the GC lock (gc_lock.py): one at a time per process and, with Redis, across
+nodes; a pass calls its guard before each destructive step so that a holder that lost the
+lock stops. With Redis configured but down, no pass runs (see gc_lock.py).
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
-from protocol.errors import RemoteError
+from protocol.errors import RemoteError, Unavailable
 from protocol.lifecycle import GCSettings
 from protocol.meta import GCReport
 from workers.layout import blob_dir, blob_path, tmp_dir
 from workers.meta import leaks, metrics
+from workers.meta.gc_lock import BUSY_CODE, LOCK_UNAVAILABLE, GCExclusion, GCGuard
 from workers.meta.store import MetaStore
 
 log = logging.getLogger("alexanderd.meta.gc")
@@ -104,11 +109,15 @@ async def run_gc(
     grace_period: float | None = None,
     dry_run: bool | None = None,
     multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
+    guard: GCGuard | None = None,
 ) -> GCReport:
     """One pass: up to `batch_size` orphans older than the grace period, up to `batch_size`
     expired uploads, one bounded step of the leaked-file sweep, then temp files. A dry run
     deletes (and aborts) nothing and reports what a real pass would delete and free.
-    `examined`, `deleted` and `freed_bytes` count orphaned blobs and leaked files together."""
+    `examined`, `deleted` and `freed_bytes` count orphaned blobs and leaked files together.
+    `guard` (held by the caller) is checked before each destructive step; a pass that lost
+    the lock stops there with OperationAborted."""
+    check = guard.check if guard is not None else _no_guard
     grace = settings.grace_period if grace_period is None else grace_period
     if grace < 0:
         raise RemoteError(f"grace period must be >= 0, got {grace}", code="InvalidArgument")
@@ -125,20 +134,26 @@ async def run_gc(
         unlink = partial(unlink_blobs, store.base_path)
         for start in range(0, len(candidates), DROP_CHUNK):
             chunk = [row.sha256 for row in candidates[start : start + DROP_CHUNK]]
+            await check()
             dropped = await store.drop_orphans(chunk, cutoff, unlink)
             report.deleted += len(dropped)
             report.freed_bytes += sum(row.size for row in dropped)
     aborted = 0
     if not dry:
         expired = now - multipart_expiration
+        await check()
         aborted = await store.expire_uploads(expired, expired, settings.batch_size)
     # Files younger than an hour may belong to a commit still on its way, as temp files may
     # belong to an upload in progress: neither goes before that, whatever the grace period.
     old_enough = now - max(grace, MIN_TEMP_AGE)
+    if not dry:
+        await check()
     leaked = await leaks.sweep(store, old_enough, settings.batch_size, dry)
     report.examined += leaked.examined
     report.deleted += leaked.deleted
     report.freed_bytes += leaked.freed_bytes
+    if not dry:
+        await check()
     report.temp_removed = await anyio.to_thread.run_sync(
         clean_temp, store.base_path, old_enough, dry
     )
@@ -166,21 +181,59 @@ async def run_gc(
     return report
 
 
+async def _no_guard() -> None:
+    return None
+
+
+async def run_gc_exclusive(
+    exclusion: GCExclusion,
+    store: MetaStore,
+    settings: GCSettings,
+    *,
+    grace_period: float | None = None,
+    dry_run: bool | None = None,
+    multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
+) -> GCReport:
+    """`run_gc` under the GC lock. ServiceUnavailable ("GC lock service unavailable") when
+    Redis is configured but down; OperationAborted when another node holds the lock or this
+    pass lost it."""
+    async with exclusion.hold() as guard:
+        return await run_gc(
+            store,
+            settings,
+            grace_period=grace_period,
+            dry_run=dry_run,
+            multipart_expiration=multipart_expiration,
+            guard=guard,
+        )
+
+
 async def serve_gc(
     settings: GCSettings,
     store: MetaStore,
     *,
     multipart_expiration: float = DEFAULT_MULTIPART_EXPIRATION,
+    exclusion: GCExclusion | None = None,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run a pass every `interval` seconds until cancelled; a failed pass is logged and
-    counted, and the next one runs on schedule."""
+    counted, and the next one runs on schedule. A pass skipped because another node holds
+    the lock, or because the lock service is down, is logged and not counted as failed."""
     check_settings(settings, multipart_expiration)
+    lock = exclusion if exclusion is not None else GCExclusion(store, None)
     task_status.started()
     while True:
         await anyio.sleep(settings.interval)
         try:
-            await run_gc(store, settings, multipart_expiration=multipart_expiration)
+            await run_gc_exclusive(lock, store, settings, multipart_expiration=multipart_expiration)
+        except RemoteError as exc:
+            if isinstance(exc, Unavailable) and exc.message.startswith(LOCK_UNAVAILABLE):
+                log.warning("gc pass skipped: %s", exc.message)
+            elif exc.error_code == BUSY_CODE:
+                log.info("gc pass skipped or stopped: %s", exc.message)
+            else:
+                store.stats.gc_failures += 1
+                log.exception("gc pass failed")
         except Exception:
             store.stats.gc_failures += 1
             log.exception("gc pass failed")

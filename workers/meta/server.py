@@ -1,8 +1,10 @@
 """The meta process's service: open the store, listen on the Unix socket, answer requests.
 
 Startup, in order: settings checked, store opened (data directory and database created,
-migrations applied), stale socket replaced, listener bound (0600), `task_status.started()`,
-then the GC and scrub loops when enabled. Teardown runs in reverse as the task group exits.
+migrations applied), Redis link opened and probed when `redis.enabled` (Redis down does not
+stop the boot: the process serves from the database and says so in Ping), stale socket
+replaced, listener bound (0600), `task_status.started()`, then the GC and scrub loops when
+enabled. Teardown runs in reverse as the task group exits.
 
 Each connection is served by its own task, one request at a time (the channel's rule):
 a RemoteError is answered as ErrorReply, any other exception as InternalError (and logged),
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 
 import anyio
@@ -21,10 +25,14 @@ import anyio.to_thread
 
 from protocol.channel import Channel
 from protocol.errors import ProtocolError, RemoteError, Unavailable
-from protocol.lifecycle import BootMeta, GCSettings
+from protocol.lifecycle import BootMeta, GCSettings, RedisSettings
 from workers.meta import gc as gc_module
-from workers.meta.dispatch import dispatch
+from workers.meta.credentials import parse_master_key
+from workers.meta.dispatch import MetaServices, dispatch
 from workers.meta.engines import open_store
+from workers.meta.gc_lock import GCExclusion
+from workers.meta.meta_cache import MetaCache
+from workers.meta.redis_client import RedisLink
 from workers.meta.scrub import serve_scrub
 from workers.meta.store import MetaStore
 
@@ -39,31 +47,71 @@ async def serve_meta(
 ) -> None:
     if boot.gc.enabled:
         gc_module.check_settings(boot.gc, boot.multipart_expiration)
+    check_redis(boot.redis, boot.runtime)
     await anyio.to_thread.run_sync(partial(os.makedirs, boot.base_path, exist_ok=True))
-    async with open_store(boot.base_path, boot.database, boot.master_key) as store:
+    async with (
+        open_store(boot.base_path, boot.database, boot.master_key) as store,
+        open_redis_link(boot.redis) as link,
+    ):
+        cache = None
+        if link is not None:
+            cache = MetaCache(store, link, parse_master_key(boot.master_key))
+        services = MetaServices(redis=link, cache=cache, gc_lock=GCExclusion(store, link))
         listener = await anyio.create_unix_listener(
             boot.socket_path, mode=SOCKET_MODE, backlog=BACKLOG
         )
         try:
             async with listener, anyio.create_task_group() as tg:
-                serve = partial(_serve_connection, store, boot.gc, boot.multipart_expiration)
+                if link is not None:
+                    await tg.start(link.serve)
+                serve = partial(
+                    _serve_connection, store, boot.gc, boot.multipart_expiration, services
+                )
                 tg.start_soon(listener.serve, serve, tg)
                 if boot.gc.enabled:
                     await tg.start(
                         partial(
                             gc_module.serve_gc,
                             multipart_expiration=boot.multipart_expiration,
+                            exclusion=services.gc_lock,
                         ),
                         boot.gc,
                         store,
                     )
                 if boot.scrub.enabled:
                     await tg.start(serve_scrub, boot.scrub, store)
-                log.info("meta serving on %s (database %s)", boot.socket_path, boot.database.driver)
+                log.info(
+                    "meta serving on %s (database %s, redis %s)",
+                    boot.socket_path,
+                    boot.database.driver,
+                    "disabled" if link is None else link.detail,
+                )
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_remove_socket, boot.socket_path)
+
+
+def check_redis(settings: RedisSettings, runtime: str) -> None:
+    """redis-py is asyncio-only: Redis enabled under another runtime is a boot error."""
+    if settings.enabled and runtime != "asyncio":
+        raise ValueError(
+            f"redis.enabled needs the asyncio runtime in the meta process (got {runtime!r})"
+        )
+
+
+@asynccontextmanager
+async def open_redis_link(settings: RedisSettings) -> AsyncIterator[RedisLink | None]:
+    """The Redis link when enabled (not yet probed: `serve` does that), else None."""
+    if not settings.enabled:
+        yield None
+        return
+    link = RedisLink(settings)
+    try:
+        yield link
+    finally:
+        with anyio.CancelScope(shield=True):
+            await link.aclose()
 
 
 def _remove_socket(path: str) -> None:
@@ -77,6 +125,7 @@ async def _serve_connection(
     store: MetaStore,
     gc: GCSettings,
     multipart_expiration: float,
+    services: MetaServices,
     stream: anyio.abc.SocketStream,
 ) -> None:
     chan = Channel(stream)
@@ -88,7 +137,9 @@ async def _serve_connection(
                 return  # garbage or a closed peer: this connection only
             rid = msg.rid
             try:
-                reply = await dispatch(store, gc, msg, multipart_expiration=multipart_expiration)
+                reply = await dispatch(
+                    store, gc, msg, multipart_expiration=multipart_expiration, services=services
+                )
             except ProtocolError as exc:
                 # A message this process does not serve: say so, then drop the peer, whose
                 # idea of the conversation no longer matches ours.

@@ -7,73 +7,21 @@ and a commit that creates or revives a row first checks the file is really on di
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from collections import Counter
 
-from protocol.errors import RemoteError
-from protocol.meta import BlobRef
-from workers.layout import blob_path
-from workers.meta.rules import error
+from workers.meta.blob_refs import Plan, Tally, on_disk, plan_one
 from workers.meta.store import BlobRow, QuarantineBlob, RemoveLeaked, UnlinkBlobs
-
-# sha256 -> (size, references)
-Tally = dict[str, tuple[int, int]]
-# (sha256, size, references to add, whether a row exists)
-Plan = list[tuple[str, int, int, bool]]
-
-
-def tally(refs: list[BlobRef]) -> Tally:
-    """sha256 -> (size, references): an object may list one blob several times (identical
-    parts), and each listing is one reference."""
-    counts = Counter(ref.sha256 for ref in refs)
-    sizes: dict[str, int] = {}
-    for ref in refs:
-        known = sizes.setdefault(ref.sha256, ref.size)
-        if known != ref.size:
-            raise error(
-                "InvalidArgument",
-                f"blob {ref.sha256} is listed with two different sizes ({known}, {ref.size})",
-            )
-    return {sha: (sizes[sha], count) for sha, count in counts.items()}
-
-
-def _check_on_disk(base: str, sha256: str, size: int) -> None:
-    path = blob_path(base, sha256)
-    try:
-        found = os.stat(path).st_size
-    except FileNotFoundError:
-        raise error(
-            "BlobMissing", f"blob {sha256} is not in the store (collected or never written)"
-        ) from None
-    if found != size:
-        raise error(
-            "BlobMissing", f"blob {sha256} on disk has {found} bytes, the reference says {size}"
-        )
 
 
 def plan_references(conn: sqlite3.Connection, base: str, wanted: Tally) -> Plan:
-    """Check that every wanted blob can be referenced, writing nothing: a blob row created
-    or revived from refcount 0 needs its file on disk (GC may have removed it), and a known
-    blob must have the referenced size."""
+    """Check that every wanted blob can be referenced (workers/meta/blob_refs.py), writing
+    nothing."""
     plan: Plan = []
     for sha256, (size, count) in wanted.items():
         row = conn.execute(
             "SELECT size, refcount FROM blobs WHERE sha256 = ?", (sha256,)
         ).fetchone()
-        if row is None:
-            _check_on_disk(base, sha256, size)
-            plan.append((sha256, size, count, False))
-            continue
-        known_size, refcount = row
-        if known_size != size:
-            raise error(
-                "BlobSizeMismatch",
-                f"blob {sha256} is recorded with {known_size} bytes but referenced with {size}",
-            )
-        if refcount == 0:
-            _check_on_disk(base, sha256, size)
-        plan.append((sha256, size, count, True))
+        plan.append(plan_one(base, sha256, size, count, None if row is None else tuple(row)))
     return plan
 
 
@@ -97,9 +45,7 @@ def adopt_orphans(conn: sqlite3.Connection, base: str, wanted: Tally, now: float
     for sha256, (size, _) in wanted.items():
         if conn.execute("SELECT 1 FROM blobs WHERE sha256 = ?", (sha256,)).fetchone():
             continue
-        try:
-            _check_on_disk(base, sha256, size)
-        except RemoteError:
+        if not on_disk(base, sha256, size):
             continue
         conn.execute(
             "INSERT INTO blobs (sha256, size, refcount, orphaned_at) VALUES (?, ?, 0, ?)",

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import sqlite3
 
-import msgspec
-
 from protocol.meta import BlobRef, CompleteMultipartUpload, ObjectInfo
-from workers.meta import rules, upload_rules
+from workers.meta import engine_rules, records, rules, upload_rules
+from workers.meta.blob_refs import tally
 from workers.meta.ids import Clock
+from workers.meta.records import Content
 from workers.meta.sqlite import blobs, buckets, multipart, objects, versions
-
-_encode = msgspec.json.Encoder().encode
-_decode_info = msgspec.json.Decoder(ObjectInfo).decode
-_decode_parts = msgspec.json.Decoder(list[tuple[int, str]]).decode
-
-
-def _part_list(req: CompleteMultipartUpload) -> list[tuple[int, str]]:
-    return [(part.part_number, upload_rules.normal_etag(part.etag)) for part in req.parts]
 
 
 def complete(
@@ -31,15 +23,9 @@ def complete(
     bucket = buckets.authorize(conn, req.principal, req.bucket, "write")
     upload = multipart.find(conn, req.bucket, req.key, req.upload_id)
     if upload is None:
-        raise multipart.no_such_upload(req.upload_id)
+        raise engine_rules.no_such_upload(req.upload_id)
     if upload.completed_at is not None:
-        if (
-            upload.result is not None
-            and upload.completed_parts is not None
-            and _decode_parts(upload.completed_parts) == _part_list(req)
-        ):
-            return _decode_info(upload.result)
-        raise multipart.no_such_upload(req.upload_id)
+        return engine_rules.repeated_completion(upload, req)
     chosen = upload_rules.choose_parts(req.parts, multipart.stored_parts(conn, req.upload_id))
     sums = upload_rules.object_checksums(
         upload.checksum_algorithm, upload.checksum_type, req.parts, chosen
@@ -49,8 +35,8 @@ def complete(
 
     refs = [BlobRef(sha256=part.sha256, size=part.size, md5=part.md5) for part in chosen]
     # The parts hold references on these blobs, so no revival (and no disk check) happens.
-    blobs.apply_references(conn, blobs.plan_references(conn, base, blobs.tally(refs)))
-    content = versions.Content(
+    blobs.apply_references(conn, blobs.plan_references(conn, base, tally(refs)))
+    content = Content(
         size=sum(part.size for part in chosen),
         etag=upload_rules.multipart_etag([part.md5 for part in chosen]),
         blobs=refs,
@@ -70,23 +56,18 @@ def complete(
         stamp=clock.next(),
     )
     multipart.release_parts(conn, [req.upload_id], now)
-    info = ObjectInfo(
-        bucket=req.bucket,
-        key=req.key,
-        size=content.size,
-        etag=content.etag,
-        last_modified=round(now, 3),
-        blobs=refs,
-        headers=content.headers,
-        user_meta=content.user_meta,
-        checksums=sums,
-        storage_class=content.storage_class,
-        version_id=objects.wire_version(bucket, version_id),
+    owner_name = objects.owner_name(conn, upload.owner_id, bucket)
+    info = records.committed_info(
+        bucket,
+        req.key,
+        content,
+        version_id=version_id,
+        now=now,
         owner_id=upload.owner_id,
-        owner_name=objects.owner_name(conn, upload.owner_id, bucket),
+        owner_name=owner_name,
     )
     conn.execute(
         "UPDATE uploads SET completed_at = ?, completed_parts = ?, result = ? WHERE upload_id = ?",
-        (now, _encode(_part_list(req)).decode(), _encode(info).decode(), req.upload_id),
+        (now, records.text(engine_rules.completion_parts(req)), records.text(info), req.upload_id),
     )
     return info

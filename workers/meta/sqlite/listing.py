@@ -1,20 +1,18 @@
 """ListObjects on SQLite: one ordered walk of the current-version index that merges keys and
-common prefixes, seeking past each common prefix instead of reading the keys under it.
-
-    keys:   a/1  a/2 ... a/20000  b  c/x
-    walk:   a/1 -> CommonPrefix "a/" -> seek key >= "a0" -> b -> c/x -> "c/" -> seek "c0" ...
-"""
+common prefixes, seeking past each common prefix instead of reading the keys under it (the
+walk itself is workers/meta/walk.py's, shared by the engines)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from protocol.meta import ObjectList, ObjectSummary
-from workers.meta import rules
+from protocol.meta import ObjectList
+from workers.meta import pages, walk
 from workers.meta.rules import error
 from workers.meta.sqlite import buckets
 from workers.meta.store import MAX_LIST_KEYS
+from workers.meta.walk import Position, Row
 
 # Index-ordered seek over current versions; {op} is ">" (after a key) or ">=" (at a bound).
 _SEEK = (
@@ -73,63 +71,32 @@ def _walk(
     after: str,
     max_keys: int,
 ) -> ObjectList:
-    upper = rules.successor(prefix) if prefix else None
-    # Start at whichever is later: the prefix (inclusive) or the marker (exclusive).
-    position, inclusive = (prefix, True) if after < prefix else (after, False)
-    result = ObjectList()
-    emitted = 0
-    rows_read = 0
+    start = pages.start_position(prefix, after)
+    if start is None:
+        return ObjectList()
+    upper = pages.upper_bound(prefix)
+
+    def fetch(position: Position, limit: int) -> Iterator[Row]:
+        sql = SEEK_SQL[(">=" if position.inclusive else ">", upper is not None)]
+        params: tuple[object, ...] = (bucket, position.key)
+        if upper is not None:
+            params += (upper,)
+        cursor = conn.execute(sql, (*params, limit))
+        try:
+            yield from cursor
+        finally:
+            cursor.close()
+
+    walker = walk.Walker(
+        start=start,
+        after=walk.key_position,
+        prefix=prefix,
+        delimiter=delimiter,
+        marker=after,
+        max_items=max_keys,
+        skip=lambda row: bool(row[7]),  # a delete marker is not listed; step over it
+    )
     try:
-        while True:
-            sql = SEEK_SQL[(">=" if inclusive else ">", upper is not None)]
-            params: tuple[object, ...] = (bucket, position)
-            if upper is not None:
-                params += (upper,)
-            limit = max_keys - emitted + 1
-            fetched = 0
-            reseek: str | None = None
-            for row in conn.execute(sql, (*params, limit)):
-                fetched += 1
-                rows_read += 1
-                key: str = row[0]
-                if row[7]:  # a delete marker is not listed; step over it
-                    position, inclusive = key, False
-                    continue
-                rolled = rules.common_prefix(key, prefix, delimiter)
-                if rolled is not None:
-                    # A prefix at or before the marker was already returned (or skipped).
-                    if rolled > after:
-                        if emitted == max_keys:
-                            result.is_truncated = True
-                            return result
-                        result.common_prefixes.append(rolled)
-                        result.next_after = rolled
-                        emitted += 1
-                    reseek = rules.successor(rolled)
-                    if reseek is None:
-                        return result
-                    break
-                if emitted == max_keys:
-                    result.is_truncated = True
-                    return result
-                result.contents.append(
-                    ObjectSummary(
-                        key=key,
-                        size=row[1],
-                        etag=row[2],
-                        last_modified=row[3],
-                        storage_class=row[4],
-                        owner_id=row[5],
-                        owner_name=row[6],
-                    )
-                )
-                result.next_after = key
-                emitted += 1
-                position, inclusive = key, False
-            if reseek is not None:
-                position, inclusive = reseek, True
-                continue
-            if fetched < limit:
-                return result
+        return pages.object_list(walk.walk(fetch, walker))
     finally:
-        count_rows(rows_read)
+        count_rows(walker.page.rows_read)

@@ -5,8 +5,6 @@ Completion lives in complete.py, the upload listing in upload_listing.py."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Any
 
 from protocol.errors import RemoteError
 from protocol.meta import (
@@ -18,57 +16,22 @@ from protocol.meta import (
     RegisterPart,
     UploadCreated,
 )
-from workers.meta import checksums, rules, upload_rules
+from workers.meta import blob_refs, checksums, engine_rules, records, rules, upload_rules
+from workers.meta.engine_rules import Refused, no_such_upload
 from workers.meta.ids import Clock, new_upload_id
+from workers.meta.records import UPLOAD_COLUMNS, Upload, decode_map, text
 from workers.meta.rules import error
 from workers.meta.sqlite import blobs, buckets
-from workers.meta.sqlite.versions import decode_map, text
-from workers.meta.sqlite.writer import Refused
 from workers.meta.upload_rules import StoredPart
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    upload_id: str
-    bucket: str
-    key: str
-    initiated: float
-    owner_id: str
-    headers: dict[str, str]
-    user_meta: dict[str, str]
-    storage_class: str
-    checksum_algorithm: str | None
-    checksum_type: str | None
-    completed_at: float | None
-    completed_parts: str | None
-    result: str | None
-
-
-_UPLOAD_COLUMNS = (
-    "upload_id, bucket, key, initiated, owner_id, headers, user_meta, storage_class,"
-    " checksum_algorithm, checksum_type, completed_at, completed_parts, result"
-)
-
-
-def no_such_upload(upload_id: str) -> RemoteError:
-    return error(
-        "NoSuchUpload",
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may"
-        f" have been aborted or completed. ({upload_id})",
-    )
 
 
 def find(conn: sqlite3.Connection, bucket: str, key: str, upload_id: str) -> Upload | None:
     """The upload (in progress or completed) if it belongs to this bucket and key."""
     row = conn.execute(
-        f"SELECT {_UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+        f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
         (upload_id, bucket, key),
     ).fetchone()
-    if row is None:
-        return None
-    values: list[Any] = list(row)
-    values[5], values[6] = decode_map(values[5]), decode_map(values[6])
-    return Upload(*values)
+    return None if row is None else records.upload(row)
 
 
 def pending(conn: sqlite3.Connection, bucket: str, key: str, upload_id: str) -> Upload:
@@ -95,10 +58,7 @@ def release_parts(conn: sqlite3.Connection, upload_ids: list[str], now: float) -
         rows = conn.execute(
             "DELETE FROM parts WHERE upload_id = ? RETURNING sha256, size", (upload_id,)
         ).fetchall()
-        held: blobs.Tally = {}
-        for sha256, size in rows:
-            held[sha256] = (size, held.get(sha256, (size, 0))[1] + 1)
-        blobs.release(conn, held, now)
+        blobs.release(conn, blob_refs.held(rows), now)
 
 
 def create(
@@ -134,7 +94,7 @@ def register(
     and giving back the reference of the part it replaces. A refusal registers the
     uploaded blob as an orphan so GC collects its file."""
     rules.check_digest(req.blob.sha256)
-    wanted = blobs.tally([req.blob])
+    wanted = blob_refs.tally([req.blob])
     try:
         upload_rules.check_part_number(req.part_number)
         upload_rules.check_md5(req.blob.md5)
@@ -170,9 +130,7 @@ def register(
 
 
 def list_parts(conn: sqlite3.Connection, req: ListParts) -> PartList:
-    upload_rules.check_list_limit("max-parts", req.max_parts, upload_rules.MAX_LIST_PARTS)
-    if req.part_number_marker < 0:
-        raise error("InvalidArgument", "part-number-marker must be a non-negative integer.")
+    engine_rules.check_list_parts(req)
     conn.execute("BEGIN")  # the upload and its parts from one snapshot
     try:
         buckets.authorize(conn, req.principal, req.bucket, "write")

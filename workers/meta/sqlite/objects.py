@@ -5,42 +5,21 @@ versioning state (see versions.py for how versions are written and removed)."""
 from __future__ import annotations
 
 import sqlite3
-from email.utils import formatdate
 
 from protocol.errors import RemoteError
 from protocol.meta import (
     BucketInfo,
     CommitObject,
-    DeleteFailure,
     ObjectDeleted,
     ObjectInfo,
     ObjectsDeleted,
 )
-from workers.meta import ids, rules
+from workers.meta import engine_rules, ids, records, rules
+from workers.meta.blob_refs import tally
+from workers.meta.engine_rules import Refused, no_such_key
 from workers.meta.ids import NULL_VERSION, Clock
-from workers.meta.rules import error
+from workers.meta.records import Content
 from workers.meta.sqlite import blobs, buckets, versions
-from workers.meta.sqlite.writer import Refused
-from workers.meta.store import MAX_DELETE_KEYS
-
-
-def no_such_key(key: str) -> RemoteError:
-    return error("NoSuchKey", f"The specified key does not exist: {key}")
-
-
-def _check_request(req: CommitObject) -> None:
-    rules.check_key(req.key)
-    for ref in req.blobs:
-        if ref.size < 0:
-            raise error("InvalidArgument", f"blob {ref.sha256} has a negative size")
-    total = sum(ref.size for ref in req.blobs)
-    if total != req.size:
-        raise error(
-            "InvalidArgument",
-            f"object size {req.size} differs from the sum of its blob sizes ({total})",
-        )
-    if not req.etag:
-        raise error("InvalidArgument", "a committed object needs an ETag")
 
 
 def owner_name(conn: sqlite3.Connection, principal: str | None, bucket: BucketInfo) -> str:
@@ -52,11 +31,6 @@ def owner_name(conn: sqlite3.Connection, principal: str | None, bucket: BucketIn
     return "" if row is None else str(row[0])
 
 
-def wire_version(bucket: BucketInfo, version_id: str) -> str | None:
-    """The version id a reply carries: none at all in a never-versioned bucket."""
-    return version_id if bucket.versioning else None
-
-
 def commit(
     conn: sqlite3.Connection, base: str, req: CommitObject, now: float, clock: Clock
 ) -> ObjectInfo | Refused:
@@ -65,9 +39,9 @@ def commit(
     refused PUT does not leak its files."""
     for ref in req.blobs:
         rules.check_digest(ref.sha256)  # before anything builds a path from it
-    wanted = blobs.tally(req.blobs)
+    wanted = tally(req.blobs)
     try:
-        _check_request(req)
+        engine_rules.check_commit_request(req)
         bucket = buckets.authorize(conn, req.principal, req.bucket, "write")
         current = versions.latest_state(conn, req.bucket, req.key)
         rules.check_write_conditions(req.key, req.if_none_match, req.if_match, current)
@@ -77,7 +51,7 @@ def commit(
         return Refused(exc)
     # New references first: an overwrite with the same content never drops a blob to zero.
     blobs.apply_references(conn, plan)
-    content = versions.Content(
+    content = Content(
         size=req.size,
         etag=req.etag.strip('"'),
         blobs=list(req.blobs),
@@ -97,28 +71,15 @@ def commit(
         now=now,
         stamp=clock.next(),
     )
-    return ObjectInfo(
-        bucket=req.bucket,
-        key=req.key,
-        size=content.size,
-        etag=content.etag,
-        last_modified=round(now, 3),
-        blobs=content.blobs,
-        headers=content.headers,
-        user_meta=content.user_meta,
-        checksums=content.checksums,
-        storage_class=content.storage_class,
-        version_id=wire_version(bucket, version_id),
+    return records.committed_info(
+        bucket,
+        req.key,
+        content,
+        version_id=version_id,
+        now=now,
         owner_id=owner_id,
         owner_name=owner_name(conn, req.principal, bucket),
     )
-
-
-def _marker_details(row: versions.Row, with_date: bool) -> dict[str, str]:
-    details = {"header:x-amz-delete-marker": "true", "header:x-amz-version-id": str(row[1])}
-    if with_date:
-        details["header:Last-Modified"] = formatdate(float(row[5]), usegmt=True)
-    return details
 
 
 def get_info(
@@ -134,23 +95,15 @@ def get_info(
         if row is None:
             raise no_such_key(key)
         if row[2]:
-            raise RemoteError(
-                f"The specified key does not exist: {key}",
-                _marker_details(row, with_date=False),
-                code="NoSuchKey",
-            )
-        return versions.info(bucket, info.versioning, row)
+            raise engine_rules.deleted_latest(key, str(row[1]))
+        return records.object_info(bucket, info.versioning, row)
     ids.check_version_id(version_id)
     row = versions.by_id(conn, bucket, key, version_id)
     if row is None:
-        raise error("NoSuchVersion", "The specified version does not exist.")
+        raise engine_rules.no_such_version()
     if row[2]:
-        raise RemoteError(
-            "The specified method is not allowed against this resource.",
-            _marker_details(row, with_date=True),
-            code="MethodNotAllowed",
-        )
-    return versions.info(bucket, info.versioning, row)
+        raise engine_rules.marker_not_allowed(str(row[1]), float(row[5]))
+    return records.object_info(bucket, info.versioning, row)
 
 
 def _delete_one(
@@ -211,32 +164,15 @@ def delete_many(
     now: float,
     clock: Clock,
 ) -> ObjectsDeleted:
-    if not keys:
-        raise error("MalformedXML", "A Delete request must name at least one key.")
-    if len(keys) > MAX_DELETE_KEYS:
-        raise error("MalformedXML", f"A Delete request may name at most {MAX_DELETE_KEYS} keys.")
-    if version_ids and len(version_ids) != len(keys):
-        raise error(
-            "InvalidArgument",
-            f"version_ids names {len(version_ids)} versions for {len(keys)} keys",
-        )
+    engine_rules.check_delete_request(keys, version_ids)
     info = buckets.fetch(conn, bucket)
     if info is None:
-        raise buckets.no_such_bucket(bucket)
+        raise engine_rules.no_such_bucket(bucket)
     result = ObjectsDeleted()
     for key, version_id in zip(keys, version_ids or [None] * len(keys), strict=True):
-        need: rules.Access = "write" if version_id is None else "owner"
-        if not rules.allowed(info.owner_id, info.acl, principal, need):
-            result.errors.append(
-                DeleteFailure(key=key, code="AccessDenied", message="Access Denied")
-            )
-        elif version_id is not None and not ids.is_version_id(version_id):
-            # DeleteObjects reports a malformed id per key, unlike DeleteObject's 400.
-            result.errors.append(
-                DeleteFailure(
-                    key=key, code="NoSuchVersion", message="The specified version does not exist."
-                )
-            )
+        refusal = engine_rules.delete_refusal(info, principal, key, version_id)
+        if refusal is not None:
+            result.errors.append(refusal)
         else:
             result.deleted.append(
                 _delete_one(conn, principal, info, key, version_id, now=now, clock=clock)

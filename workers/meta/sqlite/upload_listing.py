@@ -7,11 +7,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Generator
 
-from protocol.meta import ListMultipartUploads, UploadList, UploadSummary
-from workers.meta import rules
+from protocol.meta import ListMultipartUploads, UploadList
+from workers.meta import pages
 from workers.meta.sqlite import buckets
-from workers.meta.sqlite.walk import Position, Row, walk
 from workers.meta.upload_rules import MAX_LIST_UPLOADS, check_list_limit
+from workers.meta.walk import Position, Row, Walker, walk
 
 _SELECT = (
     "SELECT p.key, p.upload_id, p.initiated, p.storage_class, p.owner_id, COALESCE(u.name, ''),"
@@ -29,36 +29,18 @@ _FROM_KEY = {
 }
 
 
-def _summary(row: Row) -> UploadSummary:
-    key, upload_id, initiated, storage_class, owner_id, owner_name, algorithm = row
-    return UploadSummary(
-        key=key,
-        upload_id=upload_id,
-        initiated=initiated,
-        storage_class=storage_class,
-        owner_id=owner_id,
-        owner_name=owner_name,
-        checksum_algorithm=algorithm,
-    )
-
-
 def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadList:
     check_list_limit("max-uploads", req.max_uploads, MAX_LIST_UPLOADS)
     prefix, marker = req.prefix, req.key_marker
     conn.execute("BEGIN")
     try:
         buckets.authorize(conn, req.principal, req.bucket, "read")
-        upper = rules.successor(prefix) if prefix else None
-        if not marker or marker < prefix:
-            start = Position(prefix, inclusive=True)
-        elif upper is not None and marker >= upper:
+        start = pages.start_position(prefix, marker)
+        if start is None:
             return UploadList()
-        elif req.upload_id_marker:
-            # Uploads of the marker key after that upload, then the keys after it (AWS
-            # ignores upload-id-marker without key-marker).
-            start = Position(marker, within=req.upload_id_marker)
-        else:
-            start = Position(marker)
+        if not start.inclusive:
+            start = pages.uploads_resume(marker, req.upload_id_marker)
+        upper = pages.upper_bound(prefix)
 
         def fetch(position: Position, limit: int) -> Generator[Row, None, None]:
             if position.within is not None:
@@ -83,8 +65,7 @@ def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadL
             finally:
                 cursor.close()
 
-        page = walk(
-            fetch,
+        walker = Walker(
             start=start,
             after=lambda row: Position(row[0], within=row[1]),
             prefix=prefix,
@@ -92,14 +73,6 @@ def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadL
             marker=marker,
             max_items=req.max_uploads,
         )
+        return pages.upload_list(walk(fetch, walker))
     finally:
         conn.execute("COMMIT")
-    result = UploadList(
-        uploads=[_summary(row) for row in page.rows],
-        common_prefixes=page.prefixes,
-        is_truncated=page.truncated,
-    )
-    if page.truncated:
-        result.next_key_marker = page.last_key
-        result.next_upload_id_marker = "" if page.last_row is None else page.last_row[1]
-    return result

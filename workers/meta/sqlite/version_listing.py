@@ -7,14 +7,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Generator
 
-from protocol.meta import VersionList, VersionSummary
-from workers.meta import ids, rules
+from protocol.meta import VersionList
+from workers.meta import engine_rules, pages
 from workers.meta.ids import NULL_VERSION
-from workers.meta.rules import error
 from workers.meta.sqlite import buckets
-from workers.meta.sqlite.walk import Position, Row, walk
 from workers.meta.store import MAX_LIST_KEYS
 from workers.meta.upload_rules import check_list_limit
+from workers.meta.walk import Position, Row, Walker, walk
 
 _SELECT = (
     "SELECT o.key, o.version_id, o.is_latest, o.delete_marker, o.size, o.etag,"
@@ -32,35 +31,12 @@ _FROM_KEY = {
 }
 
 
-def _summary(row: Row) -> VersionSummary:
-    key, version_id, is_latest, marker, size, etag, modified, storage_class = row[:8]
-    return VersionSummary(
-        key=key,
-        version_id=version_id,
-        is_latest=bool(is_latest),
-        delete_marker=bool(marker),
-        size=size,
-        etag=etag,
-        last_modified=modified,
-        storage_class=storage_class,
-        owner_id=row[8],
-        owner_name=row[9],
-    )
-
-
-def _start(
-    conn: sqlite3.Connection, bucket: str, key_marker: str, version_id_marker: str
-) -> Position:
-    if not version_id_marker:
-        return Position(key_marker)
-    if version_id_marker != NULL_VERSION:
-        return Position(key_marker, within=ids.version_stamp(version_id_marker))
+def _null_seq(conn: sqlite3.Connection, bucket: str, key: str) -> int | None:
     row = conn.execute(
         "SELECT seq FROM objects WHERE bucket = ? AND key = ? AND version_id = ?",
-        (bucket, key_marker, NULL_VERSION),
+        (bucket, key, NULL_VERSION),
     ).fetchone()
-    # A null version deleted since the last page: continue with the next key.
-    return Position(key_marker) if row is None else Position(key_marker, within=int(row[0]))
+    return None if row is None else int(row[0])
 
 
 def list_versions(
@@ -76,23 +52,20 @@ def list_versions(
     max_keys: int,
 ) -> VersionList:
     check_list_limit("max-keys", max_keys, MAX_LIST_KEYS)
-    if version_id_marker:
-        if not key_marker:
-            raise error(
-                "InvalidArgument", "A version-id marker cannot be specified without a key marker."
-            )
-        ids.check_version_id(version_id_marker)
+    engine_rules.check_versions_query(key_marker, version_id_marker)
     # One read transaction: every seek of this page sees the same snapshot.
     conn.execute("BEGIN")
     try:
         buckets.authorize(conn, principal, bucket, "read")
-        upper = rules.successor(prefix) if prefix else None
-        if not key_marker or key_marker < prefix:
-            start = Position(prefix, inclusive=True)
-        elif upper is not None and key_marker >= upper:
+        start = pages.start_position(prefix, key_marker)
+        if start is None:
             return VersionList()
-        else:
-            start = _start(conn, bucket, key_marker, version_id_marker)
+        if not start.inclusive:
+            null_seq = None
+            if version_id_marker == NULL_VERSION:
+                null_seq = _null_seq(conn, bucket, key_marker)
+            start = pages.versions_resume(key_marker, version_id_marker, null_seq)
+        upper = pages.upper_bound(prefix)
 
         def fetch(position: Position, limit: int) -> Generator[Row, None, None]:
             if position.within is not None:
@@ -117,8 +90,7 @@ def list_versions(
             finally:
                 cursor.close()
 
-        page = walk(
-            fetch,
+        walker = Walker(
             start=start,
             after=lambda row: Position(row[0], within=row[10]),
             prefix=prefix,
@@ -126,15 +98,8 @@ def list_versions(
             marker=key_marker,
             max_items=max_keys,
         )
+        page = walk(fetch, walker)
     finally:
         conn.execute("COMMIT")
     count_rows(page.rows_read)
-    result = VersionList(
-        versions=[_summary(row) for row in page.rows],
-        common_prefixes=page.prefixes,
-        is_truncated=page.truncated,
-    )
-    if page.truncated:
-        result.next_key_marker = page.last_key
-        result.next_version_id_marker = "" if page.last_row is None else page.last_row[1]
-    return result
+    return pages.version_list(page)

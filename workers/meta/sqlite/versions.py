@@ -12,20 +12,15 @@ previous null version (and only it); "Enabled" adds a version with a generated i
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
-from protocol.meta import BlobRef, ObjectInfo
 from workers.meta import ids
+from workers.meta.blob_refs import tally
 from workers.meta.ids import NULL_VERSION
+from workers.meta.records import Content, decode_blobs, text
 from workers.meta.sqlite import blobs
 
-encode_json = msgspec.json.Encoder().encode
-decode_blobs = msgspec.json.Decoder(list[BlobRef]).decode
-decode_map = msgspec.json.Decoder(dict[str, str]).decode
-
+# The object version columns in records.object_info's order.
 SELECT = (
     "SELECT o.key, o.version_id, o.delete_marker, o.size, o.etag, o.last_modified, o.blobs,"
     " o.headers, o.user_meta, o.checksums, o.storage_class, o.owner_id,"
@@ -33,33 +28,6 @@ SELECT = (
     " FROM objects o LEFT JOIN users u ON u.id = o.owner_id"
 )
 Row = tuple[Any, ...]
-
-
-def text(value: Any) -> str:
-    return encode_json(value).decode("utf-8")
-
-
-def info(bucket: str, versioning: str, row: Row) -> ObjectInfo:
-    (key, version_id, marker, size, etag, modified, blob_list) = row[:7]
-    (headers, user_meta, checksums, storage_class, owner_id, owner_name, corrupt) = row[7:]
-    return ObjectInfo(
-        bucket=bucket,
-        key=key,
-        size=size,
-        etag=etag,
-        last_modified=modified,
-        blobs=decode_blobs(blob_list),
-        headers=decode_map(headers),
-        user_meta=decode_map(user_meta),
-        checksums=decode_map(checksums),
-        storage_class=storage_class,
-        # A never-versioned bucket has no version ids on the wire, as on AWS.
-        version_id=version_id if versioning else None,
-        delete_marker=bool(marker),
-        owner_id=owner_id,
-        owner_name=owner_name,
-        corrupt=bool(corrupt),
-    )
 
 
 def latest(conn: sqlite3.Connection, bucket: str, key: str) -> Row | None:
@@ -86,23 +54,10 @@ def latest_state(conn: sqlite3.Connection, bucket: str, key: str) -> tuple[bool,
     return None if row is None else (bool(row[0]), str(row[1]))
 
 
-@dataclass(frozen=True, slots=True)
-class Content:
-    """What a new (non-marker) version holds. Its blob references must already be taken."""
-
-    size: int
-    etag: str
-    blobs: list[BlobRef]
-    headers: dict[str, str] = field(default_factory=dict)
-    user_meta: dict[str, str] = field(default_factory=dict)
-    checksums: dict[str, str] = field(default_factory=dict)
-    storage_class: str = "STANDARD"
-
-
 def _release_row_blobs(conn: sqlite3.Connection, blob_text: str, now: float) -> None:
     refs = decode_blobs(blob_text)
     if refs:
-        blobs.release(conn, blobs.tally(refs), now)
+        blobs.release(conn, tally(refs), now)
 
 
 def write(

@@ -25,6 +25,7 @@ import anyio.from_thread
 import anyio.lowlevel
 
 from protocol.errors import RemoteError, Unavailable
+from workers.meta.engine_rules import Refused
 from workers.meta.store import MetaStats
 
 T = TypeVar("T")
@@ -37,16 +38,6 @@ class TransactionAborted(RemoteError):
     """SQLite rolled back a whole batch (I/O error, disk full...): this op's write is lost."""
 
     code = "InternalError"
-
-
-class Refused:
-    """Returned (not raised) by an op whose caller must get `error` while the op's writes
-    still commit, e.g. a refused PUT that registers its uploaded blobs as orphans for GC."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: RemoteError) -> None:
-        self.error = error
 
 
 class _Pending(Generic[T]):
