@@ -174,9 +174,17 @@ async def _handle_read(store: BlobStore, chan: Channel, req: ReadBlob) -> None:
     announced = False
     try:
         async with store.open_read(req) as blob:
+            # The first piece is read before anything is announced, so a failing read is
+            # still a clean error; a blob that fits in it goes out in one write.
+            piece = await blob.next_piece()
+            if piece is None or len(piece) == blob.length:
+                announced = True
+                await chan.send_small_exchange(
+                    BlobData(rid=req.rid, length=blob.length), piece or b""
+                )
+                return
             await chan.send(BlobData(rid=req.rid, length=blob.length))
             announced = True
-            piece = await blob.next_piece()
             while piece is not None:
                 piece = await overlap(blob.next_piece, functools.partial(chan.send_data, piece))
             await chan.send_end()
