@@ -417,3 +417,21 @@ class VersionList(Message):
     is_truncated: bool = False
     next_key_marker: str = ""
     next_version_id_marker: str = ""
+
+
+# --- schema ------------------------------------------------------------------
+
+
+class GetMigrations(Message):
+    pass
+
+
+class MigrationEntry(Record):
+    version: int
+    name: str
+    applied_at: float | None = None  # None: known to this build, not applied yet
+
+
+class MigrationList(Message):
+    driver: str
+    migrations: list[MigrationEntry] = []

@@ -62,6 +62,10 @@ def parser() -> argparse.ArgumentParser:
     gc_run.add_argument("--grace-period", type=float, help="seconds (overrides gc.grace_period)")
     gc_run.add_argument("--dry-run", action="store_true")
     sub.add_parser("scrub", help="re-hash every blob, quarantine and report mismatches")
+    migrate = sub.add_parser("migrate", help="database schema migrations").add_subparsers(
+        dest="action", required=True
+    )
+    migrate.add_parser("status", help="migrations this build knows and when each was applied")
     return p
 
 

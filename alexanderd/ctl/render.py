@@ -76,4 +76,10 @@ def render(verb: str, data: Any) -> str:
         lines += [f"  corrupt {sha}" for sha in data.get("corrupt", [])]
         lines += [f"  missing {sha}" for sha in data.get("missing", [])]
         return "\n".join(lines)
+    if verb == "migrate.status":
+        rows = [
+            [str(m["version"]), m["name"], _when(m["applied_at"]) if m["applied_at"] else "pending"]
+            for m in data["migrations"]
+        ]
+        return f"database driver: {data['driver']}\n" + _table(rows, ["VERSION", "NAME", "APPLIED"])
     return repr(data)

@@ -11,9 +11,11 @@ from protocol.meta import (
     CreateUser,
     DeleteUser,
     GCReport,
+    GetMigrations,
     KeyList,
     ListKeys,
     ListUsers,
+    MigrationList,
     RevokeKey,
     RunGC,
     RunScrub,
@@ -62,6 +64,8 @@ def build(verb: str, args: dict[str, str]) -> tuple[Message, type[Message]]:
             ), GCReport
         case "scrub.run":
             return RunScrub(), ScrubReport
+        case "migrate.status":
+            return GetMigrations(), MigrationList
     raise UnknownVerb(f"unknown verb {verb!r}")
 
 

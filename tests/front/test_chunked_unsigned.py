@@ -1,0 +1,341 @@
+"""aws-chunked unsigned-trailer bodies as botocore writes them, framing errors, helpers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.config import Config
+from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha256Checksum
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alexanderd.front.authtypes import EMPTY_SHA256
+from alexanderd.front.chunked import (
+    MAX_LINE,
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    STREAMING_UNSIGNED_TRAILER,
+    ChunkedDecoder,
+    announced_trailers,
+    decoded_content_length,
+    payload_mode,
+)
+from alexanderd.front.sigv4 import (
+    AuthError,
+    AuthRequest,
+    SigningContext,
+    auth_request_from_asgi,
+    derive_signing_key,
+    parse_auth,
+    verify,
+)
+
+PROPERTY = settings(deadline=None, derandomize=True, max_examples=80)
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+AWS_DATE = "20130524T000000Z"
+AWS_SCOPE = "20130524/us-east-1/s3/aws4_request"
+AWS_KEY = derive_signing_key(AWS_SECRET, "20130524", "us-east-1")
+CRC32C = "x-amz-checksum-crc32c"
+
+# "Example: PUT Object" of AWS's chunked-upload page, and its trailing-header variant.
+AWS_SIGNED = {
+    "seed": "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+    "chunks": [
+        "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+        "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+        "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+    ],
+}
+AWS_TRAILER = {
+    "seed": "106e2a8a18243abcf37539882f36619c00e2dfc72633413f02d3b74544bfeb8e",
+    "chunks": [
+        "b474d8862b1487a5145d686f57f013e54db672cee1c953b3010fb58501ef5aa2",
+        "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d40a8cae51e5c7",
+        "2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992",
+    ],
+    "trailer": f"{CRC32C}:sOO8/Q==",
+    "trailer_signature": "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435",
+}
+AWS_DATA = [b"a" * 65536, b"a" * 1024]
+
+
+def aws_body(example: dict[str, Any]) -> bytes:
+    sigs = example["chunks"]
+    body = b"".join(
+        b"%x;chunk-signature=%s\r\n%s\r\n" % (len(data), sig.encode(), data)
+        for data, sig in zip(AWS_DATA, sigs, strict=False)
+    )
+    body += b"0;chunk-signature=%s\r\n" % sigs[2].encode()
+    if "trailer" in example:
+        body += b"%s\r\nx-amz-trailer-signature:%s\r\n" % (
+            example["trailer"].encode(),
+            example["trailer_signature"].encode(),
+        )
+    return body + b"\r\n"
+
+
+def aws_ctx(example: dict[str, Any]) -> SigningContext:
+    return SigningContext(AWS_KEY, AWS_DATE, AWS_SCOPE, example["seed"])
+
+
+def hmac_hex(key: bytes, *lines: str) -> str:
+    return hmac.new(key, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+
+
+def encode_signed(
+    chunks: list[bytes], ctx: SigningContext, trailers: dict[str, str] | None = None
+) -> bytes:
+    """An aws-chunked body signed per AWS's spec, written independently of the decoder."""
+    prev = ctx.seed_signature
+    out: list[bytes] = []
+    for data in [*chunks, b""]:
+        digest = hashlib.sha256(data).hexdigest()
+        head = ("AWS4-HMAC-SHA256-PAYLOAD", ctx.amz_date, ctx.scope)
+        prev = hmac_hex(ctx.signing_key, *head, prev, EMPTY_SHA256, digest)
+        out.append(b"%x;chunk-signature=%s\r\n" % (len(data), prev.encode()))
+        if data:
+            out.append(data + b"\r\n")
+    if trailers is not None:
+        canonical = "".join(f"{name}:{value}\n" for name, value in trailers.items())
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        head = ("AWS4-HMAC-SHA256-TRAILER", ctx.amz_date, ctx.scope)
+        signature = hmac_hex(ctx.signing_key, *head, prev, digest)
+        out.extend(f"{name}:{value}\r\n".encode() for name, value in trailers.items())
+        out.append(f"x-amz-trailer-signature:{signature}\r\n".encode())
+    out.append(b"\r\n")
+    return b"".join(out)
+
+
+def decode(
+    decoder: ChunkedDecoder, body: bytes, cuts: list[int] | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """Feed `body` split at `cuts` (or in one piece); return the payload and the trailers."""
+    bounds = [0, *sorted({c % (len(body) + 1) for c in cuts or []}), len(body)]
+    out: list[bytes] = []
+    for start, end in itertools.pairwise(bounds):
+        out.extend(decoder.feed(body[start:end]))
+    trailers = decoder.finish()
+    return b"".join(out), trailers
+
+
+def failure(decoder: ChunkedDecoder, body: bytes, cuts: list[int] | None = None) -> AuthError:
+    with pytest.raises(AuthError) as info:
+        decode(decoder, body, cuts)
+    return info.value
+
+
+CTX = SigningContext(
+    derive_signing_key("secret", "20261128", "eu-west-3"),
+    "20261128T200000Z",
+    "20261128/eu-west-3/s3/aws4_request",
+    "f" * 64,
+)
+CHUNKS = st.lists(st.binary(min_size=1, max_size=3000), max_size=6)
+CUTS = st.lists(st.integers(min_value=0, max_value=20000), max_size=12)
+
+
+# --- STREAMING-UNSIGNED-PAYLOAD-TRAILER as botocore writes it ---------------------------------
+
+
+def botocore_body(payload: bytes, chunk_size: int, checksum: Any = Crc32Checksum) -> bytes:
+    name = "x-amz-checksum-sha256" if checksum is Sha256Checksum else "x-amz-checksum-crc32"
+    wrapper = AwsChunkedWrapper(
+        io.BytesIO(payload), checksum_cls=checksum, checksum_name=name, chunk_size=chunk_size
+    )
+    return bytes(wrapper.read())
+
+
+@PROPERTY
+@given(payload=st.binary(max_size=5000), chunk=st.integers(1, 2048), cuts=CUTS)
+def test_botocore_unsigned_trailer_bodies(payload: bytes, chunk: int, cuts: list[int]) -> None:
+    for checksum, name in ((Crc32Checksum, "crc32"), (Sha256Checksum, "sha256")):
+        expected = checksum()
+        expected.update(payload)
+        trailer = f"x-amz-checksum-{name}"
+        decoder = ChunkedDecoder(STREAMING_UNSIGNED_TRAILER, len(payload), None, [trailer])
+        body = botocore_body(payload, chunk, checksum)
+        assert decode(decoder, body, cuts) == (payload, {trailer: expected.b64digest()})
+
+
+def test_boto3_put_object_end_to_end() -> None:
+    sent: list[AWSRequest] = []
+
+    def before_send(request: AWSRequest, **_: Any) -> AWSResponse:
+        sent.append(request)
+
+        class _Raw:
+            def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
+                yield b""
+
+        return AWSResponse(request.url, 200, {}, _Raw())
+
+    session = boto3.session.Session(
+        aws_access_key_id="AK1", aws_secret_access_key="SK1", region_name="us-east-1"
+    )
+    config = Config(s3={"addressing_style": "path"})
+    client = session.client("s3", endpoint_url="https://s3.test", config=config)
+    client.meta.events.register("before-send", before_send)
+    payload = bytes(range(256)) * 5000
+    client.put_object(Bucket="b", Key="k", Body=io.BytesIO(payload), ChecksumAlgorithm="SHA256")
+    (request,) = sent
+    url = urlsplit(request.url)
+    headers = [
+        (name.lower().encode(), value if isinstance(value, bytes) else str(value).encode())
+        for name, value in request.headers.items()
+    ]
+    req = auth_request_from_asgi("PUT", url.path.encode(), url.query.encode(), headers)
+    parsed = parse_auth(req)
+    assert parsed is not None and parsed.payload_hash == STREAMING_UNSIGNED_TRAILER
+    ctx = verify(req, parsed, "SK1", datetime.now(UTC), "us-east-1")
+    body = request.body.read()
+    decoder = ChunkedDecoder(
+        payload_mode(req.headers),
+        decoded_content_length(req.headers),
+        ctx,
+        announced_trailers(req.headers),
+    )
+    data, trailers = decode(decoder, body, list(range(0, len(body), 65536)))
+    assert data == payload
+
+    assert trailers == {
+        "x-amz-checksum-sha256": base64.b64encode(hashlib.sha256(payload).digest()).decode()
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"5;chunk-signature=" + b"0" * 64 + b"\r\nhello\r\n0\r\n\r\n", "InvalidRequest"),
+        (b"5\r\nhello\r\n0\r\nx-amz-checksum-sha1:abc\r\n\r\n", "MalformedTrailerError"),
+        (
+            b"5\r\nhello\r\n0\r\nx-amz-trailer-signature:" + b"0" * 64 + b"\r\n\r\n",
+            "MalformedTrailerError",
+        ),
+        (b"5\r\nhello\r\n0\r\n\r\n", "MalformedTrailerError"),  # the announced trailer is missing
+        (b"5\r\nhello\r\n0\r\nno colon here\r\n\r\n", "MalformedTrailerError"),
+        (
+            b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:a\r\nx-amz-checksum-crc32:a\r\n\r\n",
+            "MalformedTrailerError",
+        ),
+        (b"5\r\nhelloX\r\n0\r\nx-amz-checksum-crc32:a\r\n\r\n", "InvalidRequest"),
+        (b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:a\r\n\r\nmore", "InvalidRequest"),
+        (b"zz\r\nhello\r\n", "InvalidRequest"),
+        (b"-5\r\nhello\r\n", "InvalidRequest"),
+        (b"6\r\nhello!\r\n0\r\nx-amz-checksum-crc32:a\r\n\r\n", "InvalidRequest"),  # > decoded
+        (b"4\r\nhell\r\n0\r\nx-amz-checksum-crc32:a\r\n\r\n", "IncompleteBody"),  # < decoded
+        (b"5\r\nhello", "IncompleteBody"),
+        (b"5" * (MAX_LINE + 10), "InvalidRequest"),
+        (b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:" + b"a" * MAX_LINE, "MalformedTrailerError"),
+    ],
+)
+def test_unsigned_trailer_framing_errors(body: bytes, code: str) -> None:
+    for cuts in (None, list(range(1, len(body), 3))):
+        decoder = ChunkedDecoder(STREAMING_UNSIGNED_TRAILER, 5, None, ["x-amz-checksum-crc32"])
+        assert failure(decoder, body, cuts).code == code
+
+
+def test_a_line_of_exactly_max_length_is_accepted() -> None:
+    value = "v" * (MAX_LINE - len("x-amz-checksum-crc32:"))
+    body = b"0\r\nx-amz-checksum-crc32:%s\r\n\r\n" % value.encode()
+    for cuts in (None, [1, MAX_LINE - 3, MAX_LINE + 2]):
+        decoder = ChunkedDecoder(STREAMING_UNSIGNED_TRAILER, 0, None, ["x-amz-checksum-crc32"])
+        assert decode(decoder, body, cuts) == (b"", {"x-amz-checksum-crc32": value})
+
+
+def test_errors_are_sticky() -> None:
+    decoder = ChunkedDecoder(STREAMING_UNSIGNED_TRAILER, None, None, [])
+    with pytest.raises(AuthError) as first:
+        decoder.feed(b"xyz\r\n")
+    with pytest.raises(AuthError) as again:
+        decoder.feed(b"0\r\n\r\n")
+    assert again.value is first.value
+    with pytest.raises(AuthError):
+        decoder.finish()
+
+
+def test_signed_mode_refuses_trailers_it_cannot_verify() -> None:
+    body = encode_signed([b"data"], CTX)[:-2] + b"x-amz-checksum-crc32:AAAAAA==\r\n\r\n"
+    decoder = ChunkedDecoder(STREAMING_SIGNED, 4, CTX, ())
+    assert failure(decoder, body).code == "MalformedTrailerError"
+    with pytest.raises(AuthError, match="x-amz-trailer is not allowed"):
+        ChunkedDecoder(STREAMING_SIGNED, 4, CTX, ["x-amz-checksum-crc32"])
+    with pytest.raises(ValueError, match="SigningContext"):
+        ChunkedDecoder(STREAMING_SIGNED_TRAILER, 4, None, [])
+    with pytest.raises(ValueError, match="payload mode"):
+        ChunkedDecoder("UNSIGNED-PAYLOAD", 4, None, [])
+
+
+# --- header helpers ---------------------------------------------------------------------------
+
+
+def test_payload_mode() -> None:
+    digest = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+    assert payload_mode({"x-amz-content-sha256": digest}) == digest.lower()
+    for value in (
+        "UNSIGNED-PAYLOAD",
+        STREAMING_SIGNED,
+        STREAMING_SIGNED_TRAILER,
+        STREAMING_UNSIGNED_TRAILER,
+    ):
+        assert payload_mode({"x-amz-content-sha256": value}) == value
+    assert payload_mode({}, required=False) == "UNSIGNED-PAYLOAD"
+    for value, code in (
+        ("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "NotImplemented"),
+        ("STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER", "NotImplemented"),
+        ("streaming-aws4-hmac-sha256-payload", "InvalidArgument"),
+        ("e3b0", "InvalidArgument"),
+    ):
+        with pytest.raises(AuthError) as info:
+            payload_mode({"x-amz-content-sha256": value})
+        assert info.value.code == code
+    with pytest.raises(AuthError, match="Missing required header") as info:
+        payload_mode({})
+    assert info.value.code == "InvalidRequest"
+
+
+def test_announced_trailers_and_decoded_length() -> None:
+    assert announced_trailers({}) == ()
+    headers = {"x-amz-trailer": "X-Amz-Checksum-CRC32C, x-amz-checksum-sha1"}
+    assert announced_trailers(headers) == (CRC32C, "x-amz-checksum-sha1")
+    for value in ("x-amz-meta-evil", "x-amz-checksum-crc32,x-amz-checksum-crc32"):
+        with pytest.raises(AuthError) as info:
+            announced_trailers({"x-amz-trailer": value})
+        assert info.value.code == "InvalidRequest"
+    assert decoded_content_length({"x-amz-decoded-content-length": "66560"}) == 66560
+    for headers, code in (
+        ({}, "MissingContentLength"),
+        ({"x-amz-decoded-content-length": "-1"}, "InvalidArgument"),
+    ):
+        with pytest.raises(AuthError) as info:
+            decoded_content_length(headers)
+        assert info.value.code == code
+
+
+def test_skewed_seed_never_reaches_the_decoder() -> None:
+    # The seed signature is the request signature: a request outside the clock window fails
+    # before any chunk is decoded.
+    headers = {
+        "host": "s3.amazonaws.com",
+        "x-amz-date": AWS_DATE,
+        "x-amz-content-sha256": STREAMING_SIGNED,
+        "authorization": f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/{AWS_SCOPE}, "
+        f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={'0' * 64}",
+    }
+    req = AuthRequest("PUT", b"/b/k", b"", headers)
+    parsed = parse_auth(req)
+    assert parsed is not None
+    late = datetime(2013, 5, 24, tzinfo=UTC) + timedelta(hours=1)
+    with pytest.raises(AuthError) as info:
+        verify(req, parsed, AWS_SECRET, late, "us-east-1")
+    assert info.value.code == "RequestTimeTooSkewed"
