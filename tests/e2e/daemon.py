@@ -6,7 +6,6 @@ comes from there too: tests never guess ports.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -19,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from alexanderd.ctl.client import Refused, Unreachable, call
+from alexanderd.ctl.main import parser as ctl_parser
+from alexanderd.ctl.main import to_request
 
 BIN = Path(sys.executable).parent
 
@@ -75,11 +78,12 @@ class Daemon:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited {self.proc.returncode}:\n{self.log_tail()}")
-            result = self.ctl_raw("status")
-            if result.returncode == 0:
-                status: dict[str, Any] = json.loads(result.stdout)
-                if all(c["state"] == "running" for c in status["children"]):
-                    return status
+            try:
+                status: dict[str, Any] = call(self.control, "status")
+            except (Unreachable, Refused):
+                status = {}
+            if status and all(c["state"] == "running" for c in status["children"]):
+                return status
             if time.monotonic() > deadline:
                 raise RuntimeError(f"daemon not ready in {timeout}s:\n{self.log_tail()}")
             time.sleep(0.05)
@@ -94,12 +98,13 @@ class Daemon:
         )
 
     def ctl(self, *args: str) -> Any:
-        result = self.ctl_raw(*args)
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"alexanderctl {' '.join(args)} -> {result.returncode}: {result.stderr}"
-            )
-        return json.loads(result.stdout)
+        """alexanderctl's parsing and request, in this process (a CLI start per call would
+        cost a second each on a busy machine); ctl_raw runs the real command."""
+        verb, ctl_args = to_request(ctl_parser().parse_args(["--json", *args]))
+        try:
+            return call(self.control, verb, ctl_args)
+        except (Unreachable, Refused) as exc:
+            raise RuntimeError(f"alexanderctl {' '.join(args)}: {exc}") from exc
 
     def status(self) -> dict[str, Any]:
         return dict(self.ctl("status"))
