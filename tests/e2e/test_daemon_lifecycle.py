@@ -320,3 +320,13 @@ def test_systemd_socket_activation(tmp_path: Path) -> None:
         assert d.status()["listen"] == [f"127.0.0.1:{port}"]
     finally:
         d.cleanup()
+
+
+def test_migrate_status(daemon: Daemon) -> None:
+    report = daemon.ctl("migrate", "status")
+    assert report["driver"] == "sqlite"
+    versions = [m["version"] for m in report["migrations"]]
+    assert versions == sorted(versions) and versions[0] == 1
+    assert all(m["applied_at"] for m in report["migrations"])
+    text = daemon.ctl_raw("migrate", "status")
+    assert text.returncode == 0

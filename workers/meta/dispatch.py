@@ -27,6 +27,7 @@ from protocol.meta import (
     DeleteObjects,
     DeleteUser,
     GetAccessKey,
+    GetMigrations,
     GetObjectInfo,
     HeadBucket,
     ListBuckets,
@@ -36,6 +37,8 @@ from protocol.meta import (
     ListObjectVersions,
     ListParts,
     ListUsers,
+    MigrationEntry,
+    MigrationList,
     Ping,
     Pong,
     PutBucketAcl,
@@ -136,7 +139,8 @@ async def dispatch(
     if invalidate is None:
         reply = await _direct(store, gc, msg, multipart_expiration, extra)
         if isinstance(reply, ScrubReport) and reply.objects_marked:
-            await cache.everything_changed()  # objects now marked corrupt
+            with anyio.CancelScope(shield=True):
+                await cache.everything_changed()  # objects now marked corrupt
         return reply
     try:
         reply = await _direct(store, gc, msg, multipart_expiration, extra)
@@ -149,7 +153,8 @@ async def dispatch(
         with anyio.CancelScope(shield=True):
             await invalidate(cache)
         raise
-    # Shielded: a reply cancelled now (peer gone, shutdown) may still have been committed.
+    # Shielded: the commit is durable even if this request is being cancelled now (peer
+    # gone, shutdown), so its invalidation must happen all the same.
     with anyio.CancelScope(shield=True):
         await invalidate(cache)
     return reply
@@ -218,8 +223,19 @@ async def _direct(
             )
         case RunScrub():
             return await run_scrub(store)
+        case GetMigrations():
+            return await _migrations(store)
         case _:
             raise ProtocolError(f"the meta process does not handle {type(msg).__name__}")
+
+
+async def _migrations(store: MetaStore) -> MigrationList:
+    pong = await store.ping()
+    entries = [
+        MigrationEntry(version=m.version, name=m.name, applied_at=m.applied_at)
+        for m in await store.migration_status()
+    ]
+    return MigrationList(driver=pong.detail.get("driver", ""), migrations=entries)
 
 
 async def _objects_and_uploads(store: MetaStore, msg: Message) -> Message | None:
