@@ -29,9 +29,10 @@ from bench.sigv4 import check_against_botocore
 from bench.stats import Figure
 from bench.suite import DEFAULT, QUICK, LoadPool, Sizing, run_suite
 
-ALL = ("alexanderd", "fsync-off", "hypercorn", "seaweedfs", "moto")
+ALL = ("alexanderd", "fsync-off", "postgres", "hypercorn", "seaweedfs", "moto")
 FSYNC_OFF = "alexanderd fsync=off"
-EVERYTHING = frozenset({"small_put", "small_get", "big", "list"})
+POSTGRES = "alexanderd postgres"
+EVERYTHING = frozenset({"small_put", "small_get", "big", "list", "multipart"})
 SMALL = frozenset({"small_put", "small_get"})
 # (column name, server starter, workloads to run against it)
 Entry = tuple[str, Callable[[], AbstractContextManager[servers.Endpoint]], frozenset[str]]
@@ -102,6 +103,11 @@ def plan(args: argparse.Namespace) -> list[Entry]:
             FSYNC_OFF,
             lambda: servers.alexanderd(FSYNC_OFF, off),
             frozenset({"small_put"}),
+        ),
+        "postgres": (
+            POSTGRES,
+            lambda: servers.alexanderd_postgres(POSTGRES, base),
+            frozenset({"small_put", "small_get", "list"}),
         ),
         "hypercorn": ("hypercorn hello", servers.hypercorn_hello, SMALL),
         "seaweedfs": ("seaweedfs", servers.seaweedfs, EVERYTHING),

@@ -38,6 +38,12 @@ def rows(sizing: Sizing) -> list[Row]:
         Row("small_get", f"GET 4 KiB, c={c}", "ops/s", 6000),
         Row("big_put", f"PUT {mib} MiB, 1 stream, {reps}", "MB/s", 400),
         Row("big_get", f"GET {mib} MiB, 1 stream, {reps}", "MB/s", 600),
+        Row(
+            "multipart",
+            f"multipart PUT {sizing.multipart_size // (1024 * 1024)} MiB, 16 MiB parts x4, {reps}",
+            "MB/s",
+            400,
+        ),
     ]
     found += [
         Row(f"list_c{lc}", f"LIST {sizing.list_keys:,} keys, 1000/page, c={lc}", "pages/s", 400)

