@@ -33,6 +33,8 @@ class Cluster:
                          "user": "postgres", "sslmode": "disable", "pool_size": 4},
             "redis": {"enabled": True, "host": "127.0.0.1", "port": redis_proxy.port, "db": 7},
             "storage": {"filesystem": {"base_path": str(shared)}},
+            # One database, one master key: access-key secrets are encrypted with it.
+            "auth": {"master_key": os.urandom(32).hex()},
         }  # fmt: skip
         self.nodes = [Daemon(config=config) for _ in range(nodes)]
 

@@ -14,7 +14,7 @@ def burst(endpoint: str, n: int) -> Counter[int]:
     codes: Counter[int] = Counter()
     for _ in range(n):
         try:
-            with urllib.request.urlopen(f"{endpoint}/some-bucket/key", timeout=10) as resp:
+            with urllib.request.urlopen(f"{endpoint}/some-bucket/key", timeout=60) as resp:
                 codes[resp.status] += 1
         except urllib.error.HTTPError as exc:
             body = exc.read()

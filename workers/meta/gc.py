@@ -143,12 +143,13 @@ async def run_gc(
         expired = now - multipart_expiration
         await check()
         aborted = await store.expire_uploads(expired, expired, settings.batch_size)
-    # Files younger than an hour may belong to a commit still on its way, as temp files may
-    # belong to an upload in progress: neither goes before that, whatever the grace period.
+    # A leaked blob file is complete (renamed into place) and its commit, if any, follows
+    # within milliseconds, so the grace period alone protects it; a temp file may belong to
+    # an upload still streaming, so it also waits at least an hour whatever the grace.
     old_enough = now - max(grace, MIN_TEMP_AGE)
     if not dry:
         await check()
-    leaked = await leaks.sweep(store, old_enough, settings.batch_size, dry)
+    leaked = await leaks.sweep(store, now - grace, settings.batch_size, dry)
     report.examined += leaked.examined
     report.deleted += leaked.deleted
     report.freed_bytes += leaked.freed_bytes

@@ -2,8 +2,8 @@
 whose commit never arrived (client gone, front crashed between the blob worker's rename and
 the commit).
 
-A file is removed only when its mtime is older than the cutoff (GC's grace period, and never
-under an hour, like temp files, so that a commit still on its way finds its blob), and only
+A file is removed only when its mtime is older than the cutoff (GC's grace period: a commit
+follows its blob's rename within milliseconds, so the grace covers one on its way), and only
 inside the writer after re-checking that no row appeared: a commit creates its row in that
 same thread, after checking the file exists, so the two cannot interleave badly (the worst
 case is a commit refused with BlobMissing, never a row without a file).

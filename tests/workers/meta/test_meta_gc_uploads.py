@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from tests.workers.meta.meta_support import (
     World,
     add_part,
     blob_refcounts,
+    execute_sql,
     finish_upload,
     put,
     start_upload,
@@ -38,13 +38,9 @@ SETTINGS = GCSettings(grace_period=3600.0, batch_size=100)
 DAY = 86400.0
 
 
-def backdate(store: MetaStore, sql: str, *params: object) -> None:
+async def backdate(store: MetaStore, sql: str, *params: object) -> None:
     """Age rows as if written long ago (another connection, as an operator's shell would)."""
-    conn = sqlite3.connect(Path(store.base_path) / "meta.db", isolation_level=None)
-    try:
-        conn.execute(sql, params)
-    finally:
-        conn.close()
+    await execute_sql(store, sql, *params)
 
 
 def age(path: str, seconds: float) -> None:
@@ -62,7 +58,7 @@ async def test_expired_uploads_are_aborted(world: World) -> None:
     old_part = await add_part(store, world.alice, "alpha", "old", old, 1, b"abandoned part")
     fresh = await start_upload(store, world.alice, "alpha", "fresh")
     fresh_part = await add_part(store, world.alice, "alpha", "fresh", fresh, 1, b"recent part")
-    backdate(
+    await backdate(
         store, "UPDATE uploads SET initiated = ? WHERE upload_id = ?", time.time() - 8 * DAY, old
     )
     await gc.run_gc(store, SETTINGS, dry_run=True, multipart_expiration=7 * DAY)
@@ -93,7 +89,7 @@ async def test_completed_upload_records_expire(world: World) -> None:
     await gc.run_gc(store, SETTINGS, multipart_expiration=7 * DAY)
     again = await finish_upload(store, world.alice, "alpha", "k", upload_id, [(1, part.md5)])
     assert again == first
-    backdate(store, "UPDATE uploads SET completed_at = ?", time.time() - 8 * DAY)
+    await backdate(store, "UPDATE uploads SET completed_at = ?", time.time() - 8 * DAY)
     await gc.run_gc(store, SETTINGS, multipart_expiration=7 * DAY)
     with pytest.raises(RemoteError) as exc:
         await finish_upload(store, world.alice, "alpha", "k", upload_id, [(1, part.md5)])
@@ -127,9 +123,10 @@ async def test_leaked_files_are_swept(world: World) -> None:
     assert on_disk(store, live.blobs[0].sha256)
     assert stranger.exists() and misplaced.exists()
     assert store.stats.gc_leaked_removed == 1
-    # Even with no grace period, a file younger than an hour may still be committed.
+    # The grace period alone protects a file whose commit is on its way: with none
+    # (an operator's explicit choice) a leaked file goes at once.
     await gc.run_gc(store, SETTINGS, grace_period=0)
-    assert on_disk(store, recent.sha256)
+    assert not on_disk(store, recent.sha256)
 
 
 async def test_a_row_that_appears_saves_the_file(world: World) -> None:
