@@ -48,7 +48,11 @@ fmt: dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: dev
+$(VENV)/.installed-bench: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev,postgres,redis,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+bench: $(VENV)/.installed-bench services
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python -m bench
 
 clean:
