@@ -1,15 +1,46 @@
 """Fixtures of the meta-store conformance suite: every test taking `store` runs once per
-engine in meta_support.ENGINES, against a fresh database in a temp directory."""
+engine in meta_support.ENGINES, against a fresh database (SQLite: a file in a temp directory;
+PostgreSQL: a schema of its own, dropped after the test)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.workers.meta.meta_support import ENGINES, World, open_engine
+from tests.workers.meta.meta_support import ENGINES, World, drop_pg_schemas, open_engine
 from workers.meta.store import MetaStore
+
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """asyncpg runs on asyncio only (the meta process runs asyncio whenever PostgreSQL is
+    configured): the trio variants of the PostgreSQL tests are deselected, not skipped."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if _HERE not in item.path.parents:
+            kept.append(item)
+            continue
+        if params.get("engine") == "postgres":
+            item.add_marker(pytest.mark.postgres)
+        on_pg = item.get_closest_marker("postgres") is not None
+        if on_pg and params.get("anyio_backend") == "trio":
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_schemas() -> Iterator[None]:
+    yield
+    drop_pg_schemas()
 
 
 @pytest.fixture(params=ENGINES)

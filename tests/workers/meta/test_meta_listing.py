@@ -137,11 +137,18 @@ async def test_max_keys_limits(world: World) -> None:
 
 
 # The seek logic is the engine's, not the event loop's: one backend keeps the suite fast.
+# PostgreSQL makes each commit durable on its own (no group commit across requests), so it
+# fills fewer keys in the same time; the bound on rows read is the same for both.
+KEYS_UNDER_PREFIX = {"sqlite": 20_000, "postgres": 2_000}
+
+
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_delimiter_listing_seeks_past_a_large_common_prefix(world: World) -> None:
+async def test_delimiter_listing_seeks_past_a_large_common_prefix(
+    engine: str, world: World
+) -> None:
     store = world.store
     ref = write_blob(store.base_path, b"x")
-    keys = [f"big/{i:05d}" for i in range(20_000)]
+    keys = [f"big/{i:05d}" for i in range(KEYS_UNDER_PREFIX[engine])]
 
     async def commit_range(start: int) -> None:
         for key in keys[start : start + 100]:
@@ -165,7 +172,7 @@ async def test_delimiter_listing_seeks_past_a_large_common_prefix(world: World) 
     page = await store.list_objects(world.alice, "alpha", delimiter="/")
     assert [o.key for o in page.contents] == ["a", "big", "bigger", "c"]
     assert page.common_prefixes == ["big/"]
-    # One row of the 20,000 under "big/" is read, then the walk seeks past them all.
+    # One row of the thousands under "big/" is read, then the walk seeks past them all.
     assert store.listing_rows_read - before <= 10
 
     before = store.listing_rows_read

@@ -3,29 +3,16 @@ order, inside its own transaction, and recorded in `schema_migrations`."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
-from importlib import resources
 
+from workers.meta import schema_files
 from workers.meta.store import MigrationStatus
 
-_FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
-
-def available() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every migration shipped with this build, in order."""
-    found: list[tuple[int, str, str]] = []
-    folder = resources.files("workers.meta").joinpath("schema", "sqlite")
-    for entry in folder.iterdir():
-        match = _FILE.fullmatch(entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text("utf-8")))
-    found.sort()
-    versions = [version for version, _, _ in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"duplicate schema migration numbers in {folder}: {versions}")
-    return found
+def available() -> list[schema_files.Migration]:
+    """(version, name, sql) of every SQLite migration shipped with this build, in order."""
+    return schema_files.available("sqlite")
 
 
 def _ensure_table(conn: sqlite3.Connection) -> None:
@@ -46,12 +33,7 @@ def apply(conn: sqlite3.Connection) -> list[int]:
     _ensure_table(conn)
     shipped = available()
     applied = _applied(conn)
-    unknown = sorted(set(applied) - {version for version, _, _ in shipped})
-    if unknown:
-        raise RuntimeError(
-            f"the metadata database has schema migrations {unknown} that this build does not"
-            " know: it was written by a newer alexanderd; refusing to open it"
-        )
+    schema_files.check_known(applied, shipped)
     done: list[int] = []
     for version, name, sql in shipped:
         if version in applied:
@@ -76,8 +58,4 @@ def apply(conn: sqlite3.Connection) -> list[int]:
 
 
 def status(conn: sqlite3.Connection) -> list[MigrationStatus]:
-    applied = _applied(conn)
-    return [
-        MigrationStatus(version=version, name=name, applied_at=applied.get(version))
-        for version, name, _ in available()
-    ]
+    return schema_files.status(_applied(conn), available())
