@@ -30,6 +30,8 @@ class _Metrics:
     deleted: Any
     freed: Any
     last_success: Any
+    scrub_checked: Any
+    scrub_total: Any
 
 
 _metrics: _Metrics | None = None
@@ -63,6 +65,18 @@ def _create() -> _Metrics:
             multiprocess_mode="max",
             registry=None,
         ),
+        scrub_checked=Gauge(
+            "alexander_scrub_checked_blobs",
+            "Blobs the running (or last) scrub has re-hashed so far.",
+            multiprocess_mode="max",
+            registry=None,
+        ),
+        scrub_total=Gauge(
+            "alexander_scrub_total_blobs",
+            "Blobs the running (or last) scrub set out to check.",
+            multiprocess_mode="max",
+            registry=None,
+        ),
     )
 
 
@@ -86,3 +100,12 @@ def record_gc(report: GCReport, finished: float) -> None:
         metrics.deleted.inc(report.deleted)
         metrics.freed.inc(report.freed_bytes)
     metrics.last_success.set(finished)
+
+
+def record_scrub_progress(checked: int, total: int) -> None:
+    """Progress of a scrub: checked / total is its completion ratio."""
+    metrics = _get()
+    if metrics is None:
+        return
+    metrics.scrub_checked.set(checked)
+    metrics.scrub_total.set(total)

@@ -16,6 +16,7 @@ import anyio.to_thread
 from protocol.lifecycle import ScrubSettings
 from protocol.meta import ScrubReport
 from workers.layout import blob_dir, blob_path, quarantine_dir
+from workers.meta import metrics
 from workers.meta.gc import fsync_dir
 from workers.meta.store import MetaStore
 
@@ -23,6 +24,7 @@ log = logging.getLogger("alexanderd.meta.scrub")
 
 READ_SIZE = 1024 * 1024
 PAGE = 256
+PROGRESS_EVERY = 5.0  # seconds between progress lines of a long scrub
 
 
 def hash_file(path: str) -> tuple[str, int] | None:
@@ -56,14 +58,35 @@ def move_to_quarantine(base: str, sha256: str) -> bool:
     return True
 
 
+async def _count_blobs(store: MetaStore) -> int:
+    count, after = 0, ""
+    while rows := await store.blob_page(after, PAGE):
+        count += len(rows)
+        after = rows[-1].sha256
+    return count
+
+
 async def run_scrub(store: MetaStore) -> ScrubReport:
     started = time.monotonic()
     report = ScrubReport()
     base = store.base_path
     after = ""
+    total = await _count_blobs(store)
+    next_report = time.monotonic() + PROGRESS_EVERY
+    metrics.record_scrub_progress(0, total)
     while rows := await store.blob_page(after, PAGE):
         after = rows[-1].sha256
         for row in rows:
+            if time.monotonic() >= next_report:
+                # A scrub of a large store takes hours: say how far it is, in the log
+                # (journald) and as gauges next to the GC ones.
+                next_report = time.monotonic() + PROGRESS_EVERY
+                log.info(
+                    "scrub progress: %d of %d blobs checked (%d bytes), %d corrupt, %d missing",
+                    report.checked, total, report.bytes_checked, len(report.corrupt),
+                    len(report.missing),
+                )  # fmt: skip
+                metrics.record_scrub_progress(report.checked, total)
             found = await anyio.to_thread.run_sync(hash_file, blob_path(base, row.sha256))
             if found is None:
                 # An unreferenced blob may legitimately be half-collected; only a referenced
@@ -80,6 +103,12 @@ async def run_scrub(store: MetaStore) -> ScrubReport:
                 report.objects_marked += marked
                 log.error("blob %s is corrupt (hashes to %s); quarantined", row.sha256, digest)
     report.duration = time.monotonic() - started
+    metrics.record_scrub_progress(report.checked, total)
+    log.info(
+        "scrub finished: %d blobs checked (%d bytes) in %.1fs, %d corrupt, %d missing",
+        report.checked, report.bytes_checked, report.duration, len(report.corrupt),
+        len(report.missing),
+    )  # fmt: skip
     stats = store.stats
     stats.scrub_runs += 1
     stats.scrub_corrupt += len(report.corrupt)
