@@ -79,3 +79,18 @@ def test_hash_file_reads_in_chunks(tmp_path: Path) -> None:
     path.write_bytes(data)
     assert hash_file(str(path)) == (hashlib.sha256(data).hexdigest(), len(data))
     assert hash_file(str(tmp_path / "absent")) is None
+
+
+async def test_progress_is_logged_while_scrubbing(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from workers.meta import scrub
+
+    for i in range(3):
+        await put(world.store, world.alice, "alpha", f"p{i}", data=f"blob {i}".encode())
+    monkeypatch.setattr(scrub, "PROGRESS_EVERY", 0.0)
+    with caplog.at_level("INFO", logger="alexanderd.meta.scrub"):
+        await run_scrub(world.store)
+    lines = [r.getMessage() for r in caplog.records if "scrub progress" in r.getMessage()]
+    assert lines and lines[-1].startswith("scrub progress: 2 of 3 blobs checked")
+    assert any("scrub finished: 3 blobs checked" in r.getMessage() for r in caplog.records)
