@@ -29,7 +29,10 @@ log = logging.getLogger("alexanderd.meta.gc")
 
 CURSOR = "leak-sweep-shard"
 SHARDS = 256 * 256
-DIR_BUDGET = 4096
+# One whole lap of the 65,536 shard directories when there are few files: listing an empty
+# or missing shard costs microseconds, and a pass that stopped early would leave leaked
+# files behind it until later passes came round (the file budget still bounds big stores).
+DIR_BUDGET = 65536
 DROP_CHUNK = 64
 
 
