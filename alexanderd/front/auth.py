@@ -66,7 +66,7 @@ async def authenticate(
     except AuthError as exc:
         raise auth_failure(exc) from None
     req.principal = info.user_id
-    req.payload_hash = parsed.payload_hash
+    req.payload_hash = UNSIGNED_PAYLOAD if parsed.body_unsigned else parsed.payload_hash
     req.access_key_id = parsed.access_key_id
     return parsed, ctx
 

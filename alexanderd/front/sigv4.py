@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 from alexanderd.front.authtypes import (
     AMZ_DATE_FORMAT,
     CONTENT_SHA256,
+    EMPTY_SHA256,
     SERVICE,
     TERMINATOR,
     UNSIGNED_PAYLOAD,
@@ -123,6 +124,8 @@ class ParsedAuth:
     presigned: bool
     payload_hash: str
     expires: int | None = None  # X-Amz-Expires seconds, presigned only
+    # The signature covers no body hash the client declared (old curl): the body is unsigned.
+    body_unsigned: bool = False
 
 
 def auth_request_from_asgi(
@@ -301,9 +304,14 @@ def _parse_header_auth(value: str, headers: Mapping[str, str]) -> ParsedAuth:
     amz_date = _header_date(headers)
     payload = headers.get(CONTENT_SHA256)
     if payload is None:
-        raise AuthError(
-            "InvalidRequest", f"Missing required header for this request: {CONTENT_SHA256}"
-        )
+        # AWS refuses this (InvalidRequest), but curl before 8.x (--aws-sigv4; Debian 12 ships
+        # 7.88) sends no x-amz-content-sha256 and signs the empty-body hash even for uploads.
+        # Verify what it signed and treat the body as unsigned: no weaker than
+        # UNSIGNED-PAYLOAD, which every client may ask for.
+        return ParsedAuth(
+            access_key, signed, fields["Signature"], amz_date, scope, region, False,
+            EMPTY_SHA256, body_unsigned=True,
+        )  # fmt: skip
     classify_payload_hash(payload)  # raises for an unknown value
     return ParsedAuth(
         access_key, signed, fields["Signature"], amz_date, scope, region, False, payload

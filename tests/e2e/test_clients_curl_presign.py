@@ -94,8 +94,6 @@ def test_curl_sigv4_wrong_secret(ep: Endpoint, s3: Any, bucket: str, tmp_path: P
         "aws:amz:us-east-1:s3",
         "--user",
         f"{ep.access_key}:wrong",
-        "-H",
-        "x-amz-content-sha256: UNSIGNED-PAYLOAD",
         "-T",
         str(tmp_path / "f"),
         "-o",

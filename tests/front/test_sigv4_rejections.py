@@ -15,6 +15,7 @@ from alexanderd.front.sigv4 import (
     AuthRequest,
     ParsedAuth,
     parse_auth,
+    verify,
 )
 from tests.front.sigv4_support import (
     AK,
@@ -180,7 +181,6 @@ def test_malformed_authorization_header(authorization: str, code: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "code"),
     [
-        ({"x_amz_content_sha256": None}, "InvalidRequest"),
         ({"x_amz_content_sha256": "abc"}, "InvalidArgument"),
         ({"x_amz_content_sha256": "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD"}, "NotImplemented"),
         ({"x_amz_date": None}, "AccessDenied"),
@@ -227,3 +227,21 @@ def test_parsed_auth_fields() -> None:
     assert parsed.scope == f"{parsed.amz_date[:8]}/{REGION}/s3/aws4_request"
     assert "host" in parsed.signed_headers and "content-type" in parsed.signed_headers
     assert len(parsed.payload_hash) == 64
+
+
+def test_missing_payload_hash_verifies_as_old_curl_signs_it() -> None:
+    """curl 7.x sends no x-amz-content-sha256 and signs the empty-body hash: accepted, with
+    the body treated as unsigned (AWS itself refuses such requests)."""
+    req = AuthRequest(
+        "PUT",
+        b"/bucket/key2",
+        b"",
+        {"host": "127.0.0.1:18777", "x-amz-date": "20261129T004703Z", "authorization": (
+            "AWS4-HMAC-SHA256 Credential=AK/20261129/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;x-amz-date, "
+            "Signature=1bfa1e947330edfe94e08c1137433e65bfe66398d6f2ec40d90c94eedef0adc5"
+        )},
+    )  # fmt: skip
+    parsed = parse_auth(req)
+    assert parsed is not None and parsed.body_unsigned
+    verify(req, parsed, "SK", datetime(2026, 11, 29, 0, 47, 3, tzinfo=UTC), "us-east-1")
