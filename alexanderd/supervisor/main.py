@@ -176,26 +176,38 @@ class Supervisor:
             sdnotify.reloading()
             log.info("reloading", config=self.config_path)
             self.config = new
-            meta, blobs, fronts = self._make_children(new)
-            # One meta owns the database at a time: stop the old one before the new opens it.
-            if self.meta is not None:
-                await self.meta.stop(new.server.shutdown_timeout)
-            self.meta = meta
-            await self._start(meta)
-            old_blobs, self.blobs = self.blobs, blobs
-            await self._start_many(blobs)
-            for child in old_blobs:
-                await child.stop(new.server.shutdown_timeout)
-            # New fronts accept on the same sockets before the old ones drain: no refusal.
-            old_fronts, self.fronts = self.fronts, fronts
-            await self._start_many(fronts)
-            async with anyio.create_task_group() as tg:
-                for child in old_fronts:
-                    tg.start_soon(child.stop, new.server.shutdown_timeout)
-            self.generation += 1
-            sdnotify.ready("reloaded")
-            log.info("reloaded", generation=self.generation)
-            return {"reloaded": True, "generation": self.generation}
+            try:
+                return await self._replace_children(new)
+            except ChildBootFailed as exc:
+                # The old children are gone and a new one cannot boot: stop rather than
+                # serve half a daemon (systemd's Restart= or the operator takes it from here).
+                log.error("reload failed: a new child did not boot", child=exc.name,
+                          reason=exc.reason)  # fmt: skip
+                self.exit_code = 1
+                self._shutdown.set()
+                raise CtlError(f"reload failed: {exc}") from None
+
+    async def _replace_children(self, new: Config) -> dict[str, Any]:
+        meta, blobs, fronts = self._make_children(new)
+        # One meta owns the database at a time: stop the old one before the new opens it.
+        if self.meta is not None:
+            await self.meta.stop(new.server.shutdown_timeout)
+        self.meta = meta
+        await self._start(meta)
+        old_blobs, self.blobs = self.blobs, blobs
+        await self._start_many(blobs)
+        for child in old_blobs:
+            await child.stop(new.server.shutdown_timeout)
+        # New fronts accept on the same sockets before the old ones drain: no refusal.
+        old_fronts, self.fronts = self.fronts, fronts
+        await self._start_many(fronts)
+        async with anyio.create_task_group() as tg:
+            for child in old_fronts:
+                tg.start_soon(child.stop, new.server.shutdown_timeout)
+        self.generation += 1
+        sdnotify.ready("reloaded")
+        log.info("reloaded", generation=self.generation)
+        return {"reloaded": True, "generation": self.generation}
 
     # -- control verbs ----------------------------------------------------------
 
@@ -279,10 +291,6 @@ class Supervisor:
             await self.reload()
         except CtlError as exc:
             log.error("reload failed", error=exc.message)
-        except ChildBootFailed as exc:
-            log.error("reload failed: a new child did not boot", child=exc.name, reason=exc.reason)
-            self.exit_code = 1
-            self._shutdown.set()
 
     async def _watchdog(self) -> None:
         interval = sdnotify.watchdog_interval()

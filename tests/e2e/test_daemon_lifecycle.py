@@ -330,3 +330,14 @@ def test_migrate_status(daemon: Daemon) -> None:
     assert all(m["applied_at"] for m in report["migrations"])
     text = daemon.ctl_raw("migrate", "status")
     assert text.returncode == 0
+
+
+def test_reload_whose_new_child_cannot_boot_stops_the_daemon(fresh: Daemon) -> None:
+    fresh.start()
+    bad_db = fresh.root / "dbdir"
+    bad_db.mkdir()
+    fresh.config["database"]["path"] = str(bad_db)  # valid config, but meta cannot open it
+    fresh.write_config()
+    result = fresh.ctl_raw("reload")
+    assert result.returncode == 1 and "reload failed" in result.stderr
+    assert fresh.proc is not None and fresh.proc.wait(timeout=120) == 1
