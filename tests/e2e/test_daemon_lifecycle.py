@@ -206,7 +206,10 @@ def _ctl_as(uid: int, gid: int, path: str) -> str:
             os.setuid(uid)
             sock = socket.socket(socket.AF_UNIX)
             sock.connect(path)
-            write_message_blocking(sock, CtlRequest(verb="status"))
+            try:
+                write_message_blocking(sock, CtlRequest(verb="status"))
+            except BrokenPipeError:
+                pass  # a refused peer may be answered and closed before it writes
             reply = read_message_blocking(sock)
             out = f"error:{reply.message}" if isinstance(reply, ErrorReply) else "served"
         except PermissionError:
