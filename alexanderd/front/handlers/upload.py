@@ -29,9 +29,7 @@ MAX_SINGLE_PUT = 5 * 1024**3  # S3's limit for one PutObject; larger objects go 
 DEFAULT_CHECKSUM = "crc64nvme"
 
 
-def _body_framing(
-    req: Request, ctx_sig: SigningContext | None
-) -> tuple[str, int | None, list[str]]:
+def _body_framing(req: Request) -> tuple[str, int | None, list[str]]:
     """(payload mode, decoded size, announced trailers) for the request's body."""
     try:
         if req.payload_hash is not None:
@@ -60,11 +58,26 @@ def _body_framing(
     return mode, size, trailers
 
 
+def _open_body(
+    req: Request, sig: SigningContext | None, max_size: int | None = None
+) -> tuple[Body, str, int | None, list[str]]:
+    """The request's body behind the one verifier, with its mode, declared size and trailers;
+    a declared size above `max_size` is refused before anything is read."""
+    mode, size, trailers = _body_framing(req)
+    if max_size is not None and size is not None and size > max_size:
+        raise s3_error(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            ProposedSize=size,
+            MaxSizeAllowed=max_size,
+        )
+    decoded = size if mode.startswith("STREAMING-") else None
+    return Body(req, mode, sig, decoded, trailers), mode, size, trailers
+
+
 async def request_body(req: Request, ctx_sig: SigningContext | None, limit: int) -> bytes:
     """A small body (XML) read whole, through the same verifier as object bodies."""
-    mode, _size, trailers = _body_framing(req, ctx_sig)
-    decoded = _size if mode.startswith("STREAMING-") else None
-    body = Body(req, mode, ctx_sig, decoded, trailers)
+    body, mode, _size, _trailers = _open_body(req, ctx_sig)
     data = await body.read_all(limit)
     if len(mode) == 64 and mode != UNSIGNED_PAYLOAD and hashlib.sha256(data).hexdigest() != mode:
         raise s3_error(
@@ -109,16 +122,8 @@ async def receive_blob(
 ) -> BlobStored:
     """Stream the request body to a blob worker, verified (signatures, digests, checksums)
     and durable before this returns; nothing is committed in meta yet."""
-    mode, size, trailers = _body_framing(req, sig)
-    if size is not None and size > max_size:
-        raise s3_error(
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed size",
-            ProposedSize=size,
-            MaxSizeAllowed=max_size,
-        )
+    body, mode, size, trailers = _open_body(req, sig, max_size)
     algos, expected = _checksum_request(req, trailers)
-    body = Body(req, mode, sig, size if mode.startswith("STREAMING-") else None, trailers)
     header = PutBlob(
         rid=req.rid,
         expected_size=size,
