@@ -13,6 +13,7 @@ import msgspec
 from protocol.meta import (
     BlobRef,
     BucketInfo,
+    CommitObject,
     ObjectInfo,
     ObjectSummary,
     UploadSummary,
@@ -44,6 +45,34 @@ class Content:
     user_meta: dict[str, str] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
+
+    @classmethod
+    def of_commit(cls, req: CommitObject) -> Content:
+        """What a CommitObject writes (both engines build it the same way)."""
+        return cls(
+            size=req.size,
+            etag=req.etag.strip('"'),
+            blobs=list(req.blobs),
+            headers=dict(req.headers),
+            user_meta=dict(req.user_meta),
+            checksums=dict(req.checksums),
+            storage_class=req.storage_class or "STANDARD",
+        )
+
+    @classmethod
+    def of_parts(
+        cls, refs: list[BlobRef], size: int, etag: str, upload: Any, sums: dict[str, str]
+    ) -> Content:
+        """What a completed multipart upload writes: its chosen parts' blobs, in order."""
+        return cls(
+            size=size,
+            etag=etag,
+            blobs=refs,
+            headers=upload.headers,
+            user_meta=upload.user_meta,
+            checksums=sums,
+            storage_class=upload.storage_class,
+        )
 
 
 # The columns of an object version row, in this order: key, version_id, delete_marker,

@@ -36,14 +36,12 @@ async def complete(
     # The parts hold references on these blobs, so no revival (and no disk check) happens.
     wanted = blob_refs.tally(refs)
     plan = await blobs.plan_references(base, wanted, await blobs.lock_rows(conn, list(wanted)))
-    content = Content(
-        size=sum(part.size for part in chosen),
-        etag=upload_rules.multipart_etag([part.md5 for part in chosen]),
-        blobs=refs,
-        headers=upload.headers,
-        user_meta=upload.user_meta,
-        checksums=sums,
-        storage_class=upload.storage_class,
+    content = Content.of_parts(
+        refs,
+        sum(part.size for part in chosen),
+        upload_rules.multipart_etag([part.md5 for part in chosen]),
+        upload,
+        sums,
     )
     # Every part's reference goes back in the same refcount statement as the object takes
     # its own: a chosen part's blob ends where it started, a left-out one may become orphan.

@@ -58,15 +58,7 @@ async def commit(
     except RemoteError as exc:
         await blobs.adopt_orphans(conn, base, wanted, now)
         return Refused(exc)
-    content = Content(
-        size=req.size,
-        etag=req.etag.strip('"'),
-        blobs=list(req.blobs),
-        headers=dict(req.headers),
-        user_meta=dict(req.user_meta),
-        checksums=dict(req.checksums),
-        storage_class=req.storage_class or "STANDARD",
-    )
+    content = Content.of_commit(req)
     owner_id = req.principal or ""
     version_id = await versions.write(
         conn,

@@ -36,14 +36,12 @@ def complete(
     refs = [BlobRef(sha256=part.sha256, size=part.size, md5=part.md5) for part in chosen]
     # The parts hold references on these blobs, so no revival (and no disk check) happens.
     blobs.apply_references(conn, blobs.plan_references(conn, base, tally(refs)))
-    content = Content(
-        size=sum(part.size for part in chosen),
-        etag=upload_rules.multipart_etag([part.md5 for part in chosen]),
-        blobs=refs,
-        headers=upload.headers,
-        user_meta=upload.user_meta,
-        checksums=sums,
-        storage_class=upload.storage_class,
+    content = Content.of_parts(
+        refs,
+        sum(part.size for part in chosen),
+        upload_rules.multipart_etag([part.md5 for part in chosen]),
+        upload,
+        sums,
     )
     version_id = versions.write(
         conn,

@@ -51,15 +51,7 @@ def commit(
         return Refused(exc)
     # New references first: an overwrite with the same content never drops a blob to zero.
     blobs.apply_references(conn, plan)
-    content = Content(
-        size=req.size,
-        etag=req.etag.strip('"'),
-        blobs=list(req.blobs),
-        headers=dict(req.headers),
-        user_meta=dict(req.user_meta),
-        checksums=dict(req.checksums),
-        storage_class=req.storage_class or "STANDARD",
-    )
+    content = Content.of_commit(req)
     owner_id = req.principal or ""
     version_id = versions.write(
         conn,
