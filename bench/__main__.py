@@ -48,6 +48,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--client-procs", type=int, default=2, help="load-generator processes")
     parser.add_argument(
+        "--workloads",
+        default=",".join(sorted(EVERYTHING)),
+        help=f"comma-separated subset of {','.join(sorted(EVERYTHING))} (default: all)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -62,6 +67,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="DIR",
         help="py-spy flame graphs of alexanderd's processes during small PUT and GET",
     )
+    parser.add_argument(
+        "--profile-workloads",
+        default="small_put,small_get",
+        metavar="NAMES",
+        help="workloads --profile records (small_put, small_get, big_put, big_get, list_c1, ...)",
+    )
+    parser.add_argument(
+        "--profile-raw",
+        action="store_true",
+        help="collapsed stacks (.txt, one line per stack) instead of SVG flame graphs",
+    )
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(ALL))
@@ -70,6 +86,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.client_procs < 1:
         parser.error("--client-procs must be at least 1")
     args.servers = chosen
+    workloads = frozenset(w.strip() for w in args.workloads.split(",") if w.strip())
+    if not workloads or workloads - EVERYTHING:
+        parser.error(f"--workloads: choose from {', '.join(sorted(EVERYTHING))}")
+    args.workloads = workloads
     return args
 
 
@@ -168,7 +188,8 @@ def main(argv: list[str]) -> int:
         if py_spy is None:
             notes.append(f"--profile ignored: py-spy is not installed ({PY_SPY_PIP})")
         else:
-            profiler = Profiler(py_spy, args.profile, frozenset({"small_put", "small_get"}))
+            wanted = frozenset(w.strip() for w in args.profile_workloads.split(",") if w.strip())
+            profiler = Profiler(py_spy, args.profile, wanted, raw=args.profile_raw)
     results: dict[str, dict[str, Figure]] = {}
     failures: list[str] = []
     entries = plan(args)
@@ -180,7 +201,8 @@ def main(argv: list[str]) -> int:
         if profiler is not None and name == "alexanderd":
             hook = functools.partial(profiler.start, name)
         try:
-            results[name] = run_suite(pool, endpoint, sizing, workloads, progress, hook)
+            chosen = workloads & args.workloads
+            results[name] = run_suite(pool, endpoint, sizing, chosen, progress, hook)
         except Exception as exc:
             fail(name, exc)
 

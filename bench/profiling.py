@@ -23,8 +23,11 @@ def find_py_spy() -> str | None:
 class Profiler:
     """Records one flame graph per server process for each selected workload."""
 
-    def __init__(self, py_spy: str, out_dir: Path, workloads: frozenset[str]) -> None:
+    def __init__(
+        self, py_spy: str, out_dir: Path, workloads: frozenset[str], raw: bool = False
+    ) -> None:
         self.py_spy = py_spy
+        self.raw = raw
         self.out_dir = out_dir
         self.workloads = workloads
         self._running: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -34,10 +37,13 @@ class Profiler:
         if workload not in self.workloads:
             return
         for name, pid in pids.items():
-            out = self.out_dir / f"{server}-{workload}-{name}.svg".replace(" ", "_")
+            suffix = ".txt" if self.raw else ".svg"
+            out = self.out_dir / f"{server}-{workload}-{name}{suffix}".replace(" ", "_")
             # --nonblocking: sampling must not pause the process it measures.
             args = [self.py_spy, "record", "--nonblocking", "--rate", "200", "--pid", str(pid)]
             args += ["--duration", str(max(1, round(seconds))), "--output", str(out)]
+            if self.raw:
+                args += ["--format", "raw"]
             log = out.with_suffix(".log")
             with open(log, "wb") as sink:
                 proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
