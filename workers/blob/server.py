@@ -23,7 +23,7 @@ import anyio.abc
 
 from protocol.base import Message
 from protocol.blob import BlobData, EndBlob, PutBlob, ReadBlob
-from protocol.channel import Channel
+from protocol.channel import Channel, adopt
 from protocol.errors import ProtocolError, RemoteError, Unavailable
 from protocol.lifecycle import BootBlob
 from protocol.logs import get_logger
@@ -74,8 +74,8 @@ def _unlink_own_socket(path: str, inode: int) -> None:
         pass
 
 
-async def _serve_connection(store: BlobStore, stream: anyio.abc.ByteStream) -> None:
-    chan = Channel(stream)
+async def _serve_connection(store: BlobStore, stream: anyio.abc.SocketStream) -> None:
+    chan = await adopt(stream)
     try:
         while await _serve_one(store, chan):
             pass

@@ -23,7 +23,7 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
-from protocol.channel import Channel
+from protocol.channel import Channel, adopt
 from protocol.errors import ProtocolError, RemoteError, Unavailable
 from protocol.lifecycle import BootMeta, GCSettings, RedisSettings
 from workers.meta import gc as gc_module
@@ -128,7 +128,7 @@ async def _serve_connection(
     services: MetaServices,
     stream: anyio.abc.SocketStream,
 ) -> None:
-    chan = Channel(stream)
+    chan = await adopt(stream)
     try:
         while True:
             try:
