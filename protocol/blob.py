@@ -2,7 +2,9 @@
 
 PUT:   PutBlob (MSG), DATA*, EndBlob (MSG)        ->  BlobStored | ErrorReply
 GET:   ReadBlob (MSG)                             ->  BlobData (MSG), DATA*, END | ErrorReply
-The bytes of a body only ever travel as DATA frames.
+The bytes of a body only ever travel as DATA frames. Fronts serve GETs of stored blobs from
+the store's files themselves (protocol.blobfile); ReadBlob is for readers that have no access
+to them (tools, and blobs a front cannot read as stored, such as encrypted ones later).
 """
 
 from __future__ import annotations

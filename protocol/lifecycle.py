@@ -95,6 +95,8 @@ class BootFront(Message):
     listen_fds: list[int]
     meta_socket: str
     blob_sockets: list[str]
+    # The blob store's base path: fronts read stored blobs straight from it (GET).
+    blob_base_path: str = ""
     region: str = "us-east-1"
     domain: str | None = None
     tls: TLSSettings | None = None

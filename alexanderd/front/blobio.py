@@ -1,18 +1,26 @@
-"""Moving object bytes between the client and the blob workers, in DATA frames."""
+"""Moving object bytes: bodies to the blob workers in DATA frames, reads from the store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import TypeVar
 
-from alexanderd.front.clients import ChannelPool
+import anyio
+import anyio.to_thread
+
 from alexanderd.front.context import Context
-from protocol.blob import BlobData, BlobStored, EndBlob, PutBlob, ReadBlob
-from protocol.channel import Channel
-from protocol.errors import ProtocolError
+from protocol.blob import BlobStored, EndBlob, PutBlob
+from protocol.blobfile import BlobFile
+from protocol.errors import RemoteError
+from protocol.frame import DATA_CHUNK
 from protocol.meta import BlobRef
+
+T = TypeVar("T")
 
 # Bodies up to this size are read whole and sent to the worker in a single write.
 SMALL_BODY = 256 * 1024
+# GETs read this much per thread hop (and hand it to the HTTP stack as one piece).
+READ_PIECE = DATA_CHUNK
 
 
 async def store_body(
@@ -42,13 +50,17 @@ def _checksum_trailers(trailers: dict[str, str]) -> dict[str, str]:
 
 
 class BlobReader:
-    """An opened read of [start, end] (inclusive) across an object's blobs.
+    """An opened read of [start, end] (inclusive) across an object's blobs, straight from the
+    store's files (protocol.blobfile) in threads: a round trip to a blob worker cost the front
+    more CPU than the read, and woke another process for every GET.
 
-    The first blob is opened before the response starts, so a missing or corrupt blob is a
-    clean 500; a failure later can only cut the connection (the length was promised)."""
+    The first blob is opened (and its first piece read, in the same thread hop) before the
+    response starts, so a missing or corrupt blob is a clean 500; a failure later can only
+    cut the connection (the length was promised). A range within one piece is `whole` after
+    open(), and needs no stream."""
 
     def __init__(self, ctx: Context, rid: str, blobs: list[BlobRef], start: int, end: int) -> None:
-        self.ctx = ctx
+        self.base = ctx.boot.blob_base_path
         self.rid = rid
         self.segments: list[tuple[BlobRef, int, int]] = []
         offset = 0
@@ -57,49 +69,66 @@ class BlobReader:
             if lo <= hi:
                 self.segments.append((ref, lo - offset, hi - lo + 1))
             offset += ref.size
-        self._first: tuple[ChannelPool, Channel] | None = None
+        self._first: tuple[BlobFile, bytes | None] | None = None
+        self.whole: bytes | None = None
 
-    async def _open(self, ref: BlobRef, offset: int, length: int) -> tuple[ChannelPool, Channel]:
-        pool = self.ctx.blobs.pick()
-        msg = ReadBlob(
-            rid=self.rid, sha256=ref.sha256, offset=offset, length=length, expected_size=ref.size
+    async def _open(self, ref: BlobRef, offset: int, length: int) -> tuple[BlobFile, bytes | None]:
+        blob = BlobFile(
+            self.base,
+            ref.sha256,
+            offset=offset,
+            length=length,
+            expected_size=ref.size,
+            piece=READ_PIECE,
         )
-        chan = await pool.send_first(msg)
-        try:
-            data = await chan.receive_reply(BlobData)
-        except BaseException:
-            await pool.release(chan, False)
-            raise
-        if data.length != length:
-            await pool.release(chan, False)
-            raise ProtocolError(f"blob worker offered {data.length} bytes, wanted {length}")
-        return pool, chan
+
+        def open_and_read() -> bytes | None:
+            blob.open()
+            return blob.read_piece()
+
+        return blob, await _read_io("open a blob", open_and_read)
 
     async def open(self) -> None:
-        if self.segments:
-            self._first = await self._open(*self.segments[0])
+        if not self.segments:
+            return
+        blob, piece = await self._open(*self.segments[0])
+        if len(self.segments) == 1 and blob.done:
+            self.whole = piece or b""
+        else:
+            self._first = blob, piece
 
     async def stream(self) -> AsyncGenerator[bytes, None]:
+        if self.whole is not None:
+            yield self.whole
+            return
         for index, (ref, offset, length) in enumerate(self.segments):
             if index == 0 and self._first is not None:
-                pool, chan = self._first
+                blob, piece = self._first
                 self._first = None
             else:
-                pool, chan = await self._open(ref, offset, length)
-            done = False
+                blob, piece = await self._open(ref, offset, length)
             try:
-                received = 0
-                async for piece in chan.iter_data():
-                    received += len(piece)
+                while piece is not None:
                     yield piece
-                if received != length:
-                    raise ProtocolError(f"blob stream ended after {received} of {length} bytes")
-                done = True
+                    piece = None if blob.done else await _read_io("read a blob", blob.read_piece)
             finally:
-                await pool.release(chan, done)
+                await _close(blob)
 
     async def close(self) -> None:
         if self._first is not None:
-            pool, chan = self._first
+            blob, _ = self._first
             self._first = None
-            await pool.release(chan, False)
+            await _close(blob)
+
+
+async def _read_io(doing: str, fn: Callable[[], T]) -> T:
+    try:
+        return await anyio.to_thread.run_sync(fn)
+    except OSError as exc:
+        raise RemoteError(f"Blob store I/O error while trying to {doing}: {exc}") from exc
+
+
+async def _close(blob: BlobFile) -> None:
+    if not blob.done:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(blob.close)

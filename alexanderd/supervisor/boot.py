@@ -128,6 +128,7 @@ def front_boot(config: Config, paths: RuntimePaths, index: int, listen_fds: list
         listen_fds=listen_fds,
         meta_socket=paths.meta,
         blob_sockets=[paths.blob(i) for i in range(config.server.blob_workers)],
+        blob_base_path=config.storage.filesystem.base_path,
         region=config.server.region,
         domain=config.server.domain,
         tls=TLSSettings(cert_file=tls.cert_file or "", key_file=tls.key_file or "")

@@ -18,10 +18,11 @@ from typing import TypeVar
 import anyio
 
 from protocol.blob import ReadBlob
-from protocol.errors import ProtocolError, RemoteError
+from protocol.blobfile import BlobFile
+from protocol.errors import RemoteError
 from protocol.frame import DATA_CHUNK
+from protocol.layout import blob_path, quarantine_dir, tmp_dir, tmp_prefix
 from protocol.logs import get_logger
-from workers.layout import blob_path, is_sha256, quarantine_dir, tmp_dir, tmp_prefix
 
 T = TypeVar("T")
 log = get_logger(__name__)
@@ -186,7 +187,7 @@ class BlobStore:
 
 
 class BlobReader:
-    """One range of one blob, read in READ_PIECE pieces in threads.
+    """One range of one blob (protocol.blobfile.BlobFile), read in READ_PIECE pieces in threads.
 
     Use as `async with store.open_read(req) as blob:`; entering opens the file and checks it
     (BlobMissing, BlobCorrupt, InvalidRange) before any byte is promised, and reads the first
@@ -194,102 +195,41 @@ class BlobReader:
     """
 
     def __init__(self, store: BlobStore, req: ReadBlob) -> None:
-        if not is_sha256(req.sha256):
-            raise ProtocolError(f"ReadBlob.sha256 is not a sha256 hex digest: {req.sha256!r}")
-        if req.offset < 0 or (req.length is not None and req.length < 0):
-            raise ProtocolError(
-                f"ReadBlob range is negative (offset {req.offset}, length {req.length})"
-            )
-        if req.expected_size is not None and req.expected_size < 0:
-            raise ProtocolError(f"ReadBlob.expected_size is negative ({req.expected_size})")
-        self._req = req
-        self._path = blob_path(store.base, req.sha256)
-        self._fd: int | None = None
-        self.length = 0  # bytes this read will deliver, known once entered
-        self._position = req.offset  # file offset of the next byte to deliver
-        self._end = req.offset
+        self._file = BlobFile(
+            store.base,
+            req.sha256,
+            offset=req.offset,
+            length=req.length,
+            expected_size=req.expected_size,
+            piece=READ_PIECE,
+        )
         self._first: bytes | None = None
 
+    @property
+    def length(self) -> int:
+        """Bytes this read delivers (known once entered)."""
+        return self._file.length
+
     async def __aenter__(self) -> BlobReader:
-        await run_io("open a blob", self._open)
+        self._first = await run_io("open a blob", self._open)
         return self
 
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
+        if not self._file.done:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_close_quietly, fd)
+                await anyio.to_thread.run_sync(self._file.close)
 
-    def _open(self) -> None:
-        sha = self._req.sha256
-        try:
-            fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise RemoteError(f"blob {sha} is missing from the store", code="BlobMissing") from None
-        self._fd = fd
-        try:
-            self._check_and_read_first(os.fstat(fd).st_size)
-        except BaseException:
-            # __aexit__ does not run when __aenter__ fails: close here.
-            self._fd = None
-            _close_quietly(fd)
-            raise
-
-    def _check_and_read_first(self, size: int) -> None:
-        sha, req = self._req.sha256, self._req
-        if req.expected_size is not None and size != req.expected_size:
-            raise RemoteError(
-                f"blob {sha} has {size} bytes on disk, its metadata says {req.expected_size}",
-                {"sha256": sha, "size": str(size), "expected_size": str(req.expected_size)},
-                code="BlobCorrupt",
-            )
-        length = size - req.offset if req.length is None else req.length
-        if req.offset > size or req.offset + length > size:
-            raise RemoteError(
-                f"range of {length} bytes at offset {req.offset} is outside blob {sha} "
-                f"({size} bytes)",
-                code="InvalidRange",
-            )
-        self.length = length
-        self._end = req.offset + length
-        self._first = self._read_piece()
-        if self._first is None and self._fd is not None:
-            fd, self._fd = self._fd, None
-            _close_quietly(fd)
-
-    def _read_piece(self) -> bytes | None:
-        fd = self._fd
-        if self._position >= self._end or fd is None:
-            return None
-        want = min(READ_PIECE, self._end - self._position)
-        piece = os.pread(fd, want, self._position)
-        if len(piece) != want:
-            raise RemoteError(
-                f"blob {self._req.sha256} ended at byte {self._position + len(piece)} "
-                f"while reading up to byte {self._end}; it was truncated or replaced",
-                code="BlobCorrupt",
-            )
-        self._position += want
-        if self._position >= self._end:
-            # Done: close in this same hop rather than paying another one on exit.
-            self._fd = None
-            _close_quietly(fd)
-        return piece
+    def _open(self) -> bytes | None:
+        self._file.open()
+        return self._file.read_piece()
 
     async def next_piece(self) -> bytes | None:
         """The next piece of the range, or None after the last one."""
         if self._first is not None:
             piece, self._first = self._first, None
             return piece
-        if self._position >= self._end:
+        if self._file.done:
             return None
-        return await run_io("read a blob", self._read_piece)
-
-
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError as exc:
-        log.warning("closing a blob failed", error=str(exc))
+        return await run_io("read a blob", self._file.read_piece)

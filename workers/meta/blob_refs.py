@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.meta import BlobRef
-from workers.layout import blob_path
 from workers.meta.rules import error
 
 # sha256 -> (size, references)

@@ -24,9 +24,9 @@ import anyio.abc
 import anyio.to_thread
 
 from protocol.errors import RemoteError, Unavailable
+from protocol.layout import blob_dir, blob_path, tmp_dir
 from protocol.lifecycle import GCSettings
 from protocol.meta import GCReport
-from workers.layout import blob_dir, blob_path, tmp_dir
 from workers.meta import leaks, metrics
 from workers.meta.gc_lock import BUSY_CODE, LOCK_UNAVAILABLE, GCExclusion, GCGuard
 from workers.meta.store import MetaStore

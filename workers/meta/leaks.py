@@ -22,7 +22,7 @@ from functools import partial
 
 import anyio.to_thread
 
-from workers.layout import blob_dir, blob_path, is_sha256
+from protocol.layout import blob_dir, blob_path, is_sha256
 from workers.meta.store import MetaStore
 
 log = logging.getLogger("alexanderd.meta.gc")

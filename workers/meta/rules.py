@@ -10,7 +10,7 @@ import re
 from typing import Literal
 
 from protocol.errors import RemoteError
-from workers.layout import is_sha256
+from protocol.layout import is_sha256
 from workers.meta.store import CANNED_ACLS
 
 Access = Literal["read", "write", "owner"]

@@ -13,9 +13,9 @@ import anyio
 import anyio.abc
 import anyio.to_thread
 
+from protocol.layout import blob_dir, blob_path, quarantine_dir
 from protocol.lifecycle import ScrubSettings
 from protocol.meta import ScrubReport
-from workers.layout import blob_dir, blob_path, quarantine_dir
 from workers.meta import metrics
 from workers.meta.gc import fsync_dir
 from workers.meta.store import MetaStore

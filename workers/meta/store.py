@@ -176,7 +176,7 @@ class MetaStore(UploadStore, Protocol):
         - blob refcounts: +1 per reference of the new version, -1 per reference of the
           replaced null version; a blob reaching 0 gets `orphaned_at` = now;
         - the revival check: a blob row created or revived from refcount 0 must exist at
-          `workers.layout.blob_path` with the recorded size, else BlobMissing (nothing is
+          `protocol.layout.blob_path` with the recorded size, else BlobMissing (nothing is
           committed, so the front fails the PUT). A known blob whose size differs from the
           reference: BlobSizeMismatch.
         Also: NoSuchBucket, AccessDenied (write access), KeyTooLongError (over 1,024 UTF-8

@@ -92,6 +92,9 @@ async def _read(ctx: Context, req: Request) -> Response:
         return resp
     reader = BlobReader(ctx, req.rid, info.blobs, start, end)
     await reader.open()
+    if reader.whole is not None:
+        resp.body = reader.whole  # read in one piece: no stream to drive
+        return resp
     resp.stream = reader.stream()
     resp.closer = reader.close
     return resp

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from protocol.errors import RemoteError
+from protocol.layout import tmp_prefix
 from tests.workers.blob.support import NODE
 from workers.blob.store import BlobStore
-from workers.layout import tmp_prefix
 
 
 def test_creates_base_directories(tmp_path: Path) -> None:

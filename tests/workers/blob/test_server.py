@@ -20,6 +20,7 @@ from protocol.blob import CHECKSUM_ALGORITHMS, BlobData, BlobStored, EndBlob, Pu
 from protocol.channel import Channel, connect_unix
 from protocol.errors import ProtocolError, RemoteError, Unavailable
 from protocol.frame import HEADER_SIZE
+from protocol.layout import tmp_prefix
 from protocol.lifecycle import BootBlob
 from tests.workers.blob.serving import Served, serving
 from tests.workers.blob.support import (
@@ -38,7 +39,6 @@ from tests.workers.blob.support import (
     wait_until,
 )
 from workers.blob.server import serve_blob
-from workers.layout import tmp_prefix
 
 pytestmark = pytest.mark.anyio
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio.to_thread
 import asyncpg
 
+from protocol.layout import blob_dir, blob_path
 from protocol.lifecycle import DatabaseSettings
 from protocol.meta import (
     BlobRef,
@@ -27,7 +28,6 @@ from protocol.meta import (
     RegisterPart,
 )
 from tests.conftest import require_service
-from workers.layout import blob_dir, blob_path
 from workers.meta.engines import open_store
 from workers.meta.postgres import PostgresStore, open_postgres_store
 from workers.meta.store import MetaStore

@@ -12,9 +12,9 @@ import anyio.to_thread
 import pytest
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path, tmp_dir
 from protocol.lifecycle import GCSettings
 from tests.workers.meta.meta_support import World, blob_refcounts, put, write_blob
-from workers.layout import blob_path, tmp_dir
 from workers.meta import gc
 from workers.meta.store import MetaStore
 

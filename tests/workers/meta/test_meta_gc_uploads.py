@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.lifecycle import GCSettings
 from protocol.meta import ListMultipartUploads
 from tests.workers.meta.meta_support import (
@@ -28,7 +29,6 @@ from tests.workers.meta.meta_support import (
     start_upload,
     write_blob,
 )
-from workers.layout import blob_path
 from workers.meta import gc, leaks, metrics
 from workers.meta.store import MetaStore
 

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.meta import BlobRef, CommitObject
 from tests.workers.meta.meta_support import World, blob_refcounts, etag_of, put, write_blob
-from workers.layout import blob_path
 
 pytestmark = pytest.mark.anyio
 

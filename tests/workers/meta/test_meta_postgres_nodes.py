@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.lifecycle import GCSettings
 from protocol.meta import BlobRef, CommitObject
 from tests.workers.meta.meta_support import (
@@ -31,7 +32,6 @@ from tests.workers.meta.meta_support import (
     start_upload,
     write_blob,
 )
-from workers.layout import blob_path
 from workers.meta import gc, leaks
 from workers.meta.postgres import PostgresStore
 

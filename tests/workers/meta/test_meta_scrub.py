@@ -10,8 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from protocol.layout import blob_path, quarantine_dir
 from tests.workers.meta.meta_support import World, put
-from workers.layout import blob_path, quarantine_dir
 from workers.meta.scrub import hash_file, run_scrub
 
 pytestmark = pytest.mark.anyio

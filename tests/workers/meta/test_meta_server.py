@@ -16,6 +16,7 @@ import pytest
 from protocol.base import Done, ErrorReply
 from protocol.channel import Channel, connect_unix
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.lifecycle import BootMeta, DatabaseSettings, GCSettings
 from protocol.meta import (
     AccessKeyInfo,
@@ -53,7 +54,6 @@ from protocol.meta import (
     UserList,
 )
 from tests.workers.meta.meta_support import MASTER_KEY, etag_of, write_blob
-from workers.layout import blob_path
 from workers.meta.server import serve_meta
 
 pytestmark = pytest.mark.anyio

@@ -15,6 +15,7 @@ import anyio.lowlevel
 import pytest
 
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.lifecycle import GCSettings, RedisSettings
 from protocol.meta import GCReport, RunGC
 from tests.workers.meta.meta_support import open_engine, put
@@ -26,7 +27,6 @@ from tests.workers.meta.redis_support import (
     require_redis,
     sync_client,
 )
-from workers.layout import blob_path
 from workers.meta import gc
 from workers.meta.dispatch import MetaServices, dispatch
 from workers.meta.gc_lock import FENCE_STATE, GCExclusion, recorded_token

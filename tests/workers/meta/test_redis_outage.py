@@ -15,6 +15,7 @@ import pytest
 from protocol.base import Done
 from protocol.channel import connect_unix
 from protocol.errors import RemoteError
+from protocol.layout import blob_path
 from protocol.lifecycle import BootMeta, DatabaseSettings, GCSettings, RedisSettings
 from protocol.meta import (
     BucketInfo,
@@ -52,7 +53,6 @@ from tests.workers.meta.redis_support import (
     sync_client,
 )
 from tests.workers.meta.test_redis_cache import open_node
-from workers.layout import blob_path
 from workers.meta.dispatch import MetaServices, dispatch
 from workers.meta.gc_lock import GCExclusion
 from workers.meta.server import serve_meta
