@@ -35,8 +35,6 @@ M = TypeVar("M", bound=Message)
 # The protocol link stops reading from the socket while this much is buffered and unread
 # (unless a receiver waits for a longer frame), so a fast sender cannot balloon a reader.
 READ_LIMIT = 4 * DATA_CHUNK
-# Writes beyond this many buffered bytes wait for the kernel to take them.
-WRITE_HIGH_WATER = 1024 * 1024
 
 
 class Link(Protocol):
@@ -100,7 +98,9 @@ class _ProtocolLink(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
-        self._transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        # A send returns once the kernel has every byte (as anyio's does): a message sent
+        # just before the loop ends (BootFailed, then exit) is never left in a buffer.
+        self._transport.set_write_buffer_limits(high=0, low=0)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data

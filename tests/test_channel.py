@@ -165,3 +165,30 @@ async def test_connect_and_adopt_over_a_listener(tmp_path: Path) -> None:
 async def test_connect_to_nothing_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="cannot connect"):
         await connect_unix(str(tmp_path / "none.sock"), attempts=2, delay=0.001)
+
+
+async def test_a_send_has_left_the_process_when_it_returns() -> None:
+    """A child sends BootFailed and exits: nothing may stay behind in a user-space buffer."""
+    body = os.urandom(6 * 1024 * 1024)  # far more than the socket buffer holds
+    left, right = socket.socketpair()
+
+    def sender_loop() -> None:
+        async def send() -> None:
+            chan = await channel_from_socket(left)
+            await chan.send_data(body)
+            await chan.send(Done(rid="last words"))
+            # The loop ends here, without closing or draining anything.
+
+        anyio.run(send)
+
+    receiver = await channel_from_socket(right)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(anyio.to_thread.run_sync, sender_loop)
+            with anyio.fail_after(30):
+                received = b"".join([await receiver.receive_data() or b"" for _ in range(6)])
+                assert received == body
+                assert await receiver.receive() == Done(rid="last words")
+    finally:
+        await receiver.aclose()
+        left.close()
