@@ -74,6 +74,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="workloads --profile records (small_put, small_get, big_put, big_get, list_c1, ...)",
     )
     parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (CPU spent in Python, not time preempted)",
+    )
+    parser.add_argument(
         "--profile-raw",
         action="store_true",
         help="collapsed stacks (.txt, one line per stack) instead of SVG flame graphs",
@@ -189,7 +194,9 @@ def main(argv: list[str]) -> int:
             notes.append(f"--profile ignored: py-spy is not installed ({PY_SPY_PIP})")
         else:
             wanted = frozenset(w.strip() for w in args.profile_workloads.split(",") if w.strip())
-            profiler = Profiler(py_spy, args.profile, wanted, raw=args.profile_raw)
+            profiler = Profiler(
+                py_spy, args.profile, wanted, raw=args.profile_raw, gil=args.profile_gil
+            )
     results: dict[str, dict[str, Figure]] = {}
     failures: list[str] = []
     entries = plan(args)

@@ -24,10 +24,16 @@ class Profiler:
     """Records one flame graph per server process for each selected workload."""
 
     def __init__(
-        self, py_spy: str, out_dir: Path, workloads: frozenset[str], raw: bool = False
+        self,
+        py_spy: str,
+        out_dir: Path,
+        workloads: frozenset[str],
+        raw: bool = False,
+        gil: bool = False,
     ) -> None:
         self.py_spy = py_spy
         self.raw = raw
+        self.gil = gil
         self.out_dir = out_dir
         self.workloads = workloads
         self._running: list[tuple[subprocess.Popen[bytes], Path]] = []
@@ -44,6 +50,8 @@ class Profiler:
             args += ["--duration", str(max(1, round(seconds))), "--output", str(out)]
             if self.raw:
                 args += ["--format", "raw"]
+            if self.gil:
+                args.append("--gil")
             log = out.with_suffix(".log")
             with open(log, "wb") as sink:
                 proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT)
