@@ -1,6 +1,7 @@
 """S3 XML documents: fast renderers for responses and hardened parsers for request bodies.
 
-Renderers build strings (every dynamic value goes through `xml_escape`); parsers use the
+Renderers build strings (every dynamic value goes through `xml_escape`, or for listing pages
+through one check of a whole column that proves it would change nothing); parsers use the
 stdlib ElementTree behind a guard that refuses DTDs, so no entity can expand, and accept the
 S3 namespace or none. A body that is not the expected document raises MalformedXML.
 """
@@ -8,10 +9,16 @@ S3 namespace or none. A body that is not the expected document raises MalformedX
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from alexanderd.front.errors import ERRORS, INTERNAL_CODES, XML_DECLARATION, s3_error, xml_escape
+from alexanderd.front.errors import (
+    ERRORS,
+    INTERNAL_CODES,
+    XML_DECLARATION,
+    s3_error,
+    xml_escape,
+    xml_plain,
+)
 from alexanderd.front.s3types import encode_token, iso8601_ms, url_encode_key
 from protocol.meta import BucketList, ObjectList, ObjectsDeleted, ObjectSummary
 
@@ -77,26 +84,78 @@ def _key_text(key: str, encode: bool) -> str:
     return url_encode_key(key) if encode else xml_escape(key)
 
 
-def _contents(items: Iterable[ObjectSummary], encode: bool, owner: bool) -> str:
-    parts = []
-    for o in items:
-        storage = "STANDARD" if o.storage_class == "STANDARD" else xml_escape(o.storage_class)
-        parts.append(
-            f"<Contents><Key>{_key_text(o.key, encode)}</Key>"
-            f"<LastModified>{iso8601_ms(o.last_modified)}</LastModified>"
-            f"<ETag>{_quoted_etag(o.etag)}</ETag><Size>{o.size}</Size>"
-            f"<StorageClass>{storage}</StorageClass>"
-        )
-        if owner:
-            parts.append(_owner(o.owner_id, o.owner_name))
-        parts.append("</Contents>")
-    return "".join(parts)
+# The characters url_encode_key leaves as they are (quote's unreserved set, and "/").
+_URL_PLAIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/"
 
 
-def _common_prefixes(prefixes: Iterable[str], encode: bool) -> str:
+def _escape_all(values: list[str]) -> list[str]:
+    """`xml_escape` of each value, checked once for the whole list: a page rarely has a value
+    that needs escaping, and one pass over the joined text is far cheaper than a call each."""
+    if xml_plain("".join(values)):
+        return values
+    return [xml_escape(value) for value in values]
+
+
+def _key_texts(keys: list[str], encode: bool) -> list[str]:
+    """`_key_text` of each key, checked once for the whole list as `_escape_all` does."""
+    if not encode:
+        return _escape_all(keys)
+    joined = "".join(keys)
+    if joined.isascii() and not joined.encode().translate(None, _URL_PLAIN):
+        return keys
+    return [url_encode_key(key) for key in keys]
+
+
+_MILLIS_Z = [f"{ms:03d}Z" for ms in range(1000)]
+
+
+def iso8601_ms_all(epochs: list[float]) -> list[str]:
+    """`iso8601_ms` of each epoch. A page's entries mostly share their second with others
+    (objects are written in bursts), so each second is formatted once per call."""
+    seconds_text: dict[int, str] = {}
+    out = []
+    for epoch in epochs:
+        seconds, ms = divmod(round(epoch * 1000), 1000)
+        head = seconds_text.get(seconds)
+        if head is None:
+            head = seconds_text[seconds] = iso8601_ms(seconds)[:-4]  # without "000Z"
+        out.append(head + _MILLIS_Z[ms])
+    return out
+
+
+def _contents(items: list[ObjectSummary], encode: bool, owner: bool) -> str:
+    # Each column is converted for the whole page at once (see _escape_all), then every
+    # entry is one f-string.
+    keys = _key_texts([o.key for o in items], encode)
+    etags = _escape_all([o.etag.strip('"') for o in items])
+    stamps = iso8601_ms_all([o.last_modified for o in items])
+    classes = [o.storage_class for o in items]
+    if classes.count("STANDARD") != len(classes):
+        classes = _escape_all(classes)
+    owners = [""] * len(items)
+    if owner:
+        # A page has few distinct owners: each is rendered once.
+        pairs = [(o.owner_id, o.owner_name) for o in items]
+        rendered = {pair: _owner(*pair) for pair in set(pairs)}
+        owners = [rendered[pair] for pair in pairs]
     return "".join(
-        f"<CommonPrefixes><Prefix>{_key_text(p, encode)}</Prefix></CommonPrefixes>"
-        for p in prefixes
+        [
+            f"<Contents><Key>{key}</Key><LastModified>{stamp}</LastModified>"
+            f"<ETag>&quot;{etag}&quot;</ETag><Size>{o.size}</Size>"
+            f"<StorageClass>{storage}</StorageClass>{owned}</Contents>"
+            for o, key, stamp, etag, storage, owned in zip(
+                items, keys, stamps, etags, classes, owners, strict=True
+            )
+        ]
+    )
+
+
+def _common_prefixes(prefixes: list[str], encode: bool) -> str:
+    return "".join(
+        [
+            f"<CommonPrefixes><Prefix>{text}</Prefix></CommonPrefixes>"
+            for text in _key_texts(prefixes, encode)
+        ]
     )
 
 

@@ -3,6 +3,8 @@ ListObjects, ListObjectVersions and ListMultipartUploads, the same for every eng
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from protocol.meta import ObjectList, UploadList, VersionList
 from workers.meta import ids, records, rules
 from workers.meta.ids import NULL_VERSION
@@ -46,9 +48,14 @@ def uploads_resume(key_marker: str, upload_id_marker: str) -> Position:
     return Position(key_marker)
 
 
-def object_list(page: Page) -> ObjectList:
+def object_list(page: Page, owner_names: Mapping[str, str] | None = None) -> ObjectList:
+    """With `owner_names` the rows carry no joined owner name (records.object_summaries)."""
+    if owner_names is None:
+        contents = [records.object_summary(row) for row in page.rows]
+    else:
+        contents = records.object_summaries(page.rows, owner_names)
     return ObjectList(
-        contents=[records.object_summary(row) for row in page.rows],
+        contents=contents,
         common_prefixes=page.prefixes,
         is_truncated=page.truncated,
         next_after=page.last_key,

@@ -5,6 +5,7 @@ already decoded to str and may use 0/1 or booleans for flags."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +163,25 @@ def object_summary(row: Row) -> ObjectSummary:
         owner_id=row[5],
         owner_name=row[6],
     )
+
+
+def object_summaries(rows: list[Row], owner_names: Mapping[str, str]) -> list[ObjectSummary]:
+    """Rows of key, size, etag, last_modified, storage_class, owner_id (delete_marker after),
+    with each owner's name from `owner_names`: '' for an owner without one, as a LEFT JOIN
+    of users gives."""
+    name = owner_names.get
+    return [
+        ObjectSummary(
+            key=key,
+            size=size,
+            etag=etag,
+            last_modified=modified,
+            storage_class=storage_class,
+            owner_id=owner_id,
+            owner_name=name(owner_id, ""),
+        )
+        for key, size, etag, modified, storage_class, owner_id, _ in rows
+    ]
 
 
 # key, version_id, is_latest, delete_marker, size, etag, last_modified, storage_class,

@@ -6,7 +6,8 @@ index seek past each common prefix instead of reading the rows under it.
     walk:   a/1 -> CommonPrefix "a/" -> seek key >= "a0" -> b -> c/x -> "c/" -> seek "c0" ...
 
 An engine drives a `Walker`: `begin()` gives the row limit of the next fetch from `position`,
-`offer(row)` feeds rows in order until it returns False (stop reading this fetch), `end()`
+`offer(row)` (or `offer_all(rows)`, the same over a whole fetch) feeds rows in order until it
+returns False (stop reading this fetch), `end()`
 decides where the next fetch starts, and `done` says the page is complete. `walk()` is the
 synchronous driver (SQLite reads its cursor lazily); PostgreSQL drives it asynchronously.
 ListObjects (latest versions, delete markers skipped), ListObjectVersions (newest first within
@@ -15,7 +16,7 @@ a key) and ListMultipartUploads (oldest first within a key) all page with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,21 +108,70 @@ class Walker:
         full = len(page.rows) + len(page.prefixes) == self._max
         rolled = rules.common_prefix(row[0], self._prefix, self._delimiter)
         if rolled is not None:
-            if rolled > self._marker:
-                if full:
-                    return self._finish(truncated=True)
-                page.prefixes.append(rolled)
-                page.last_key, page.last_row = rolled, None
-            self._reseek = rules.successor(rolled)
-            if self._reseek is None:
-                return self._finish()
-            return False
+            return self._rolled(rolled, full)
         if full:
             return self._finish(truncated=True)
         page.rows.append(row)
         page.last_key, page.last_row = row[0], row
         self.position = self._after(row)
         return True
+
+    def offer_all(self, rows: Iterable[Row]) -> bool:
+        """`offer` each row in turn, stopping at the first False (then returned); rows after
+        that one are not read. Equivalent to the loop of `offer` calls, but one Python loop
+        for the whole fetch: a 1,000-key page spent more time in per-row calls than SQLite
+        spent finding the rows."""
+        page = self.page
+        out = page.rows
+        prefixes = page.prefixes
+        skip = self._skip
+        delimiter = self._delimiter
+        start = len(self._prefix)
+        room = self._max - len(out) - len(prefixes)
+        stepped: Row | None = None  # the last row appended or skipped: position is after it
+        added: Row | None = None  # the last row appended
+        read = 0
+        try:
+            for row in rows:
+                read += 1
+                if skip is not None and skip(row):
+                    stepped = row
+                    continue
+                if delimiter:
+                    # rules.common_prefix, inlined: it ran once per row.
+                    at = row[0].find(delimiter, start)
+                    if at >= 0:
+                        if added is not None:
+                            page.last_key, page.last_row = added[0], added
+                            added = None
+                        return self._rolled(row[0][: at + len(delimiter)], room == 0)
+                if room == 0:
+                    return self._finish(truncated=True)
+                out.append(row)
+                room -= 1
+                stepped = added = row
+            return True
+        finally:
+            self._fetched += read
+            page.rows_read += read
+            if added is not None:
+                page.last_key, page.last_row = added[0], added
+            if stepped is not None:
+                self.position = self._after(stepped)
+
+    def _rolled(self, rolled: str, full: bool) -> bool:
+        """A row rolled up into `rolled`: list it unless an earlier page did, then seek past
+        it. Always False: the rows after it in this fetch share the prefix."""
+        page = self.page
+        if rolled > self._marker:
+            if full:
+                return self._finish(truncated=True)
+            page.prefixes.append(rolled)
+            page.last_key, page.last_row = rolled, None
+        self._reseek = rules.successor(rolled)
+        if self._reseek is None:
+            return self._finish()
+        return False
 
     def end(self) -> None:
         """The fetch is over (its rows ran out, or `offer` said stop): where next, if at all."""
@@ -144,9 +194,7 @@ def walk(fetch: Fetch, walker: Walker) -> Page:
     while not walker.done:
         rows = fetch(walker.position, walker.begin())
         try:
-            for row in rows:
-                if not walker.offer(row):
-                    break
+            walker.offer_all(rows)
         finally:
             close = getattr(rows, "close", None)
             if close is not None:

@@ -43,7 +43,7 @@ async def drive(walker: Walker, fetch: Fetch, after: Callable[[Row], Position]) 
             size = min(batch, remaining)
             rows = await fetch(position, size)
             fetched += len(rows)
-            if not all(walker.offer(row) for row in rows) or len(rows) < size:
+            if not walker.offer_all(rows) or len(rows) < size:
                 break
             remaining -= size
             position = after(rows[-1])
