@@ -6,7 +6,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TypeVar
 
 import anyio
-import anyio.to_thread
 
 from alexanderd.front.context import Context
 from protocol.blob import BlobStored, EndBlob, PutBlob
@@ -14,11 +13,16 @@ from protocol.blobfile import BlobFile
 from protocol.errors import RemoteError
 from protocol.frame import DATA_CHUNK
 from protocol.meta import BlobRef
+from protocol.threads import ThreadPool
 
 T = TypeVar("T")
+# Threads for opening and reading blobs: one call per GET.
+_READERS = ThreadPool(16, "blob-read")
 
 # Bodies up to this size are read whole and sent to the worker in a single write.
 SMALL_BODY = 256 * 1024
+# Larger bodies go to the worker in DATA frames of about this size.
+SEND_BATCH = 512 * 1024
 # GETs read this much per thread hop (and hand it to the HTTP stack as one piece).
 READ_PIECE = DATA_CHUNK
 
@@ -37,8 +41,18 @@ async def store_body(
             return await chan.receive_reply(BlobStored)
     async with pool.channel() as chan:
         await chan.send(header)
+        # The HTTP stack hands the body over in pieces of 64 KiB or less; one frame per
+        # piece woke the worker sixteen times per MiB. Gathered, it is woken once.
+        gathered: list[bytes] = []
+        size = 0
         async for piece in chunks:
-            await chan.send_data(piece)
+            gathered.append(piece)
+            size += len(piece)
+            if size >= SEND_BATCH:
+                await chan.send_data(b"".join(gathered))
+                gathered, size = [], 0
+        if gathered:
+            await chan.send_data(b"".join(gathered))
         await chan.send_end()
         await chan.send(EndBlob(rid=header.rid, trailer_checksums=_checksum_trailers(trailers)))
         return await chan.receive_reply(BlobStored)
@@ -123,7 +137,7 @@ class BlobReader:
 
 async def _read_io(doing: str, fn: Callable[[], T]) -> T:
     try:
-        return await anyio.to_thread.run_sync(fn)
+        return await _READERS.run(fn)
     except OSError as exc:
         raise RemoteError(f"Blob store I/O error while trying to {doing}: {exc}") from exc
 
@@ -131,4 +145,4 @@ async def _read_io(doing: str, fn: Callable[[], T]) -> T:
 async def _close(blob: BlobFile) -> None:
     if not blob.done:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(blob.close)
+            await _READERS.run(blob.close)

@@ -23,8 +23,11 @@ from protocol.errors import RemoteError
 from protocol.frame import DATA_CHUNK
 from protocol.layout import blob_path, quarantine_dir, tmp_dir, tmp_prefix
 from protocol.logs import get_logger
+from protocol.threads import ThreadPool
 
 T = TypeVar("T")
+# Every blocking file call of the worker: at least one per upload and per read.
+IO_THREADS = ThreadPool(32, "blob-io")
 log = get_logger(__name__)
 
 # Reads are served in pieces of one frame each: memory stays flat whatever the range.
@@ -47,7 +50,7 @@ def io_error(exc: OSError, doing: str) -> RemoteError:
 async def run_io(doing: str, fn: Callable[..., T], *args: object) -> T:
     """Run blocking file work in a thread; OSError becomes the matching RemoteError."""
     try:
-        return await anyio.to_thread.run_sync(fn, *args)
+        return await IO_THREADS.run(fn, *args)
     except OSError as exc:
         raise io_error(exc, doing) from exc
 
@@ -219,7 +222,7 @@ class BlobReader:
     ) -> None:
         if not self._file.done:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._file.close)
+                await IO_THREADS.run(self._file.close)
 
     def _open(self) -> bytes | None:
         self._file.open()

@@ -28,7 +28,7 @@ import anyio.abc
 from protocol.blob import BlobStored, PutBlob
 from protocol.logs import get_logger
 from workers.blob.checksum import BodyHasher
-from workers.blob.store import BlobStore, run_io, write_all
+from workers.blob.store import IO_THREADS, BlobStore, run_io, write_all
 from workers.blob.verify import Expectations
 
 log = get_logger(__name__)
@@ -85,7 +85,7 @@ class Upload:
         # Shielded: a cancelled upload must still clean up after itself.
         with anyio.CancelScope(shield=True):
             try:
-                await anyio.to_thread.run_sync(self._store.discard_temp, fd, tmp)
+                await IO_THREADS.run(self._store.discard_temp, fd, tmp)
             except OSError as exc:
                 log.error("removing a temp file failed", path=tmp, error=str(exc), rid=self._rid)
 

@@ -9,10 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio
-import anyio.to_thread
-
 from protocol.lifecycle import DatabaseSettings
+from protocol.threads import ThreadPool
 
 T = TypeVar("T")
 
@@ -76,11 +74,11 @@ class ReaderPool:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
-        # Bounds the threads (and so the connections) in use; bound to the opening loop.
-        self._limiter = anyio.CapacityLimiter(size)
+        # Bounds the threads (and so the connections) in use.
+        self._threads = ThreadPool(size, "sqlite-read")
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await anyio.to_thread.run_sync(self._call, fn, limiter=self._limiter)
+        return await self._threads.run(self._call, fn)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._acquire()
@@ -109,3 +107,4 @@ class ReaderPool:
             for conn in self._all:
                 conn.close()
             self._all.clear()
+        self._threads.shutdown()
