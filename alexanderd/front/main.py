@@ -25,6 +25,7 @@ from protocol.logs import configure_logging, get_logger, reopen_logs
 
 BOOT_FD_ENV = "ALEXANDERD_BOOT_FD"
 EXIT_BOOT_FAILED = 3
+RECEIVE_MAX = 1024 * 1024
 log = get_logger("front")
 
 
@@ -71,9 +72,15 @@ def _hypercorn(runtime: str, app: S3App, config: Any, shutdown: anyio.Event) -> 
     than the plain-dict protocol our app speaks, hence Any)."""
     serve: Any
     if runtime == "trio":
+        import hypercorn.trio.tcp_server as tcp_server
         from hypercorn.trio import serve
     else:
+        import hypercorn.asyncio.tcp_server as tcp_server  # type: ignore[no-redef]
         from hypercorn.asyncio import serve
+    # hypercorn reads at most 64 KiB per receive and makes an h11 event, an ASGI message and
+    # (before batching) a frame to the blob worker of each: large bodies paid that Python path
+    # sixteen times per MiB. Reads return what is buffered, so small requests are unchanged.
+    tcp_server.MAX_RECV = RECEIVE_MAX
     return serve(app, config, shutdown_trigger=shutdown.wait)
 
 
