@@ -29,7 +29,8 @@ from bench.sigv4 import check_against_botocore
 from bench.stats import Figure
 from bench.suite import DEFAULT, QUICK, LoadPool, Sizing, run_suite
 
-ALL = ("alexanderd", "fsync-off", "postgres", "hypercorn", "seaweedfs", "moto")
+ALL = ("alexanderd", "fronts-2", "fsync-off", "postgres", "hypercorn", "seaweedfs", "moto")
+FRONTS_2 = "alexanderd fronts=2"
 FSYNC_OFF = "alexanderd fsync=off"
 POSTGRES = "alexanderd postgres"
 EVERYTHING = frozenset({"small_put", "small_get", "big", "list", "multipart"})
@@ -120,10 +121,18 @@ def plan(args: argparse.Namespace) -> list[Entry]:
     base = overrides(args.set)
     off = servers.daemon_config(base)
     off.setdefault("storage", {})["fsync"] = False
+    # The default is one front process; a second one shows how the HTTP side scales.
+    two = servers.daemon_config(base)
+    two.setdefault("server", {})["fronts"] = 2
     # Peers find their binaries in their starters: finding moto's interpreter takes
     # seconds, which --quick overlaps with the other start-ups.
     known: dict[str, Entry] = {
         "alexanderd": ("alexanderd", lambda: servers.alexanderd("alexanderd", base), EVERYTHING),
+        "fronts-2": (
+            FRONTS_2,
+            lambda: servers.alexanderd(FRONTS_2, two),
+            frozenset({"small_put", "small_get", "big", "list"}),
+        ),
         "fsync-off": (
             FSYNC_OFF,
             lambda: servers.alexanderd(FSYNC_OFF, off),
