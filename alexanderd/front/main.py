@@ -71,12 +71,11 @@ def _hypercorn(runtime: str, app: S3App, config: Any, shutdown: anyio.Event) -> 
     """hypercorn's serve coroutine for the running backend (its ASGI types are stricter
     than the plain-dict protocol our app speaks, hence Any)."""
     serve: Any
+    tcp_server: Any
     if runtime == "trio":
-        import hypercorn.trio.tcp_server as tcp_server
-        from hypercorn.trio import serve
+        from hypercorn.trio import serve, tcp_server
     else:
-        import hypercorn.asyncio.tcp_server as tcp_server  # type: ignore[no-redef]
-        from hypercorn.asyncio import serve
+        from hypercorn.asyncio import serve, tcp_server
     # hypercorn reads at most 64 KiB per receive and makes an h11 event, an ASGI message and
     # (before batching) a frame to the blob worker of each: large bodies paid that Python path
     # sixteen times per MiB. Reads return what is buffered, so small requests are unchanged.

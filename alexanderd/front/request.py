@@ -112,6 +112,8 @@ def client_address(
     scheme: str,
 ) -> tuple[str, str]:
     """(client ip, scheme), honouring X-Forwarded-* only from a configured trusted proxy."""
+    if not trusted:
+        return peer, scheme  # the usual case: no proxy to trust, nothing to parse
     try:
         peer_ip = ipaddress.ip_address(peer)
     except ValueError:

@@ -24,8 +24,12 @@ from alexanderd.front.errors import S3Error, s3_error
 
 
 def http_date(epoch: float) -> str:
-    """RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), whole seconds."""
-    return formatdate(int(epoch), usegmt=True)
+    """RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), whole seconds; cached, since
+    the same objects are read again and again."""
+    return _http_date(int(epoch))
+
+
+_http_date = functools.lru_cache(maxsize=4096)(functools.partial(formatdate, usegmt=True))
 
 
 _MONTHS = {
