@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.workers.meta.meta_support import ENGINES, World, drop_pg_schemas, open_engine
+from protocol.lifecycle import DatabaseSettings
+from tests.workers.meta.meta_support import (
+    ENGINES,
+    MASTER_KEY,
+    World,
+    drop_pg_schemas,
+    open_engine,
+)
+from workers.meta.engines import open_store
+from workers.meta.sqlite import SqliteStore
 from workers.meta.store import MetaStore
 
 _HERE = Path(__file__).parent
@@ -60,3 +69,10 @@ async def world(store: MetaStore) -> World:
     bob = await store.create_user("bob")
     await store.create_bucket(alice.user_id, "alpha")
     return World(store=store, alice=alice.user_id, bob=bob.user_id)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
+        assert isinstance(store, SqliteStore)
+        yield store

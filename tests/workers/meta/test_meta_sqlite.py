@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -21,13 +20,6 @@ from workers.meta.sqlite import SqliteStore
 from workers.meta.sqlite.listing import SEEK_SQL
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
-        assert isinstance(store, SqliteStore)
-        yield store
 
 
 class Gate:

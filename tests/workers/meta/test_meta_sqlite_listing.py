@@ -4,25 +4,15 @@ and concurrent listings through the reader pool."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from protocol.lifecycle import DatabaseSettings
-from tests.workers.meta.meta_support import MASTER_KEY, put
-from workers.meta.engines import open_store
+from tests.workers.meta.meta_support import put
 from workers.meta.sqlite import SqliteStore
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
-        assert isinstance(store, SqliteStore)
-        yield store
 
 
 async def test_owner_names_per_owner_and_empty_for_unknown(sqlite_store: SqliteStore) -> None:
