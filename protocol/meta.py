@@ -141,6 +141,7 @@ class DeleteFailure(Record):
     key: str
     code: str
     message: str
+    version_id: str = ""  # the version the request named, echoed back as S3 does
 
 
 class ObjectsDeleted(Message):

@@ -292,8 +292,9 @@ def delete_result_xml(result: ObjectsDeleted, *, quiet: bool = False) -> bytes:
         if code not in ERRORS:
             code = "InternalError"
         message = e.message if code == e.code and e.message else ERRORS[code][1]
+        version = f"<VersionId>{xml_escape(e.version_id)}</VersionId>" if e.version_id else ""
         parts.append(
-            f"<Error><Key>{xml_escape(e.key)}</Key><Code>{code}</Code>"
+            f"<Error><Key>{xml_escape(e.key)}</Key>{version}<Code>{code}</Code>"
             f"<Message>{xml_escape(message)}</Message></Error>"
         )
     return _doc("DeleteResult", "".join(parts))

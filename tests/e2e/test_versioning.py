@@ -100,6 +100,18 @@ def test_copy_from_a_version_and_delete_objects_by_version(s3: Any) -> None:
     deleted = {d["Key"]: d for d in result["Deleted"]}
     assert deleted["src"]["VersionId"] == v1
     assert deleted["dst"]["DeleteMarker"] is True
+    # A failure names the version it was about, as S3's <Error><VersionId> does.
+    failed = s3.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "dst", "VersionId": "not-a-version"}]}
+    )
+    assert failed["Errors"] == [
+        {
+            "Key": "dst",
+            "VersionId": "not-a-version",
+            "Code": "NoSuchVersion",
+            "Message": "The specified version does not exist.",
+        }
+    ]
 
 
 @dataclass

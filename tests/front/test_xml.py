@@ -407,7 +407,9 @@ def _delete_result() -> ObjectsDeleted:
             ObjectDeleted(key="versioned", version_id="v-1"),
         ],
         errors=[
-            DeleteFailure(key="locked", code="AccessDenied", message="Access Denied"),
+            DeleteFailure(
+                key="locked", code="AccessDenied", message="Access Denied", version_id="v-2"
+            ),
             DeleteFailure(key="broken", code="BlobMissing", message="/srv/blobs/ab missing"),
             DeleteFailure(key="odd", code="SomethingElse", message="internal detail"),
         ],
@@ -425,7 +427,7 @@ def test_delete_result_fields_and_botocore() -> None:
         {"Key": "versioned", "VersionId": "v-1"},
     ]
     assert parsed["Errors"] == [
-        {"Key": "locked", "Code": "AccessDenied", "Message": "Access Denied"},
+        {"Key": "locked", "VersionId": "v-2", "Code": "AccessDenied", "Message": "Access Denied"},
         {
             "Key": "broken",
             "Code": "InternalError",

@@ -109,12 +109,18 @@ def delete_refusal(
 ) -> DeleteFailure | None:
     """Why one key of a DeleteObjects request is not deleted, or None to go ahead."""
     need: rules.Access = "write" if version_id is None else "owner"
+    named = version_id or ""
     if not rules.allowed(bucket.owner_id, bucket.acl, principal, need):
-        return DeleteFailure(key=key, code="AccessDenied", message="Access Denied")
+        return DeleteFailure(
+            key=key, code="AccessDenied", message="Access Denied", version_id=named
+        )
     if version_id is not None and not ids.is_version_id(version_id):
         # DeleteObjects reports a malformed id per key, unlike DeleteObject's 400.
         return DeleteFailure(
-            key=key, code="NoSuchVersion", message="The specified version does not exist."
+            key=key,
+            code="NoSuchVersion",
+            message="The specified version does not exist.",
+            version_id=named,
         )
     return None
 
