@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-import threading
 from collections.abc import Callable
 
 from protocol.meta import ObjectList
 from workers.meta import pages, walk
 from workers.meta.rules import error
 from workers.meta.sqlite import buckets
+from workers.meta.sqlite.connection import one_listing_at_a_time
 from workers.meta.store import MAX_LIST_KEYS
 from workers.meta.walk import Position, Row
 
@@ -33,13 +33,8 @@ SEEK_SQL = {
 }
 _DELETE_MARKER = 6
 
-# Listings read one at a time. The sqlite3 module releases the GIL around every row step, so
-# reader threads walking at once hand the GIL over on every row: 8 concurrent 1,000-key pages
-# cost 8-9 ms of CPU each instead of 2 (measured), where a listing waiting here sleeps on the
-# lock. A step does little work outside the GIL, so little parallelism is lost.
-_STEPPING = threading.Lock()
 
-
+@one_listing_at_a_time
 def list_objects(
     conn: sqlite3.Connection,
     *,
@@ -54,30 +49,29 @@ def list_objects(
     if not 0 <= max_keys <= MAX_LIST_KEYS:
         raise error("InvalidArgument", f"max-keys must be between 0 and {MAX_LIST_KEYS}.")
     start = pages.start_position(prefix, after)
-    with _STEPPING:
-        # One read transaction: every seek of this page sees the same snapshot.
-        conn.execute("BEGIN")
+    # One read transaction: every seek of this page sees the same snapshot.
+    conn.execute("BEGIN")
+    try:
+        buckets.authorize(conn, principal, bucket, "read")
+        if start is None:
+            return ObjectList()
+        walker = walk.Walker(
+            start=start,
+            after=walk.key_position,
+            prefix=prefix,
+            delimiter=delimiter,
+            marker=after,
+            max_items=max_keys,
+            # A delete marker is not listed: the walk steps over it.
+            skip=operator.itemgetter(_DELETE_MARKER),
+        )
         try:
-            buckets.authorize(conn, principal, bucket, "read")
-            if start is None:
-                return ObjectList()
-            walker = walk.Walker(
-                start=start,
-                after=walk.key_position,
-                prefix=prefix,
-                delimiter=delimiter,
-                marker=after,
-                max_items=max_keys,
-                # A delete marker is not listed: the walk steps over it.
-                skip=operator.itemgetter(_DELETE_MARKER),
-            )
-            try:
-                page = walk.walk(_seeker(conn, bucket, pages.upper_bound(prefix)), walker)
-            finally:
-                count_rows(walker.page.rows_read)
-            names = _owner_names(conn, page.rows)
+            page = walk.walk(_seeker(conn, bucket, pages.upper_bound(prefix)), walker)
         finally:
-            conn.execute("COMMIT")
+            count_rows(walker.page.rows_read)
+        names = _owner_names(conn, page.rows)
+    finally:
+        conn.execute("COMMIT")
     return pages.object_list(page, names)
 
 

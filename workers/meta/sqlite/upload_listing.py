@@ -10,6 +10,7 @@ from collections.abc import Generator
 from protocol.meta import ListMultipartUploads, UploadList
 from workers.meta import pages
 from workers.meta.sqlite import buckets
+from workers.meta.sqlite.connection import one_listing_at_a_time
 from workers.meta.upload_rules import MAX_LIST_UPLOADS, check_list_limit
 from workers.meta.walk import Position, Row, Walker, walk
 
@@ -29,6 +30,7 @@ _FROM_KEY = {
 }
 
 
+@one_listing_at_a_time
 def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadList:
     check_list_limit("max-uploads", req.max_uploads, MAX_LIST_UPLOADS)
     prefix, marker = req.prefix, req.key_marker

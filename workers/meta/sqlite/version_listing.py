@@ -11,6 +11,7 @@ from protocol.meta import VersionList
 from workers.meta import engine_rules, pages
 from workers.meta.ids import NULL_VERSION
 from workers.meta.sqlite import buckets
+from workers.meta.sqlite.connection import one_listing_at_a_time
 from workers.meta.store import MAX_LIST_KEYS
 from workers.meta.upload_rules import check_list_limit
 from workers.meta.walk import Position, Row, Walker, walk
@@ -39,6 +40,7 @@ def _null_seq(conn: sqlite3.Connection, bucket: str, key: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+@one_listing_at_a_time
 def list_versions(
     conn: sqlite3.Connection,
     *,
