@@ -6,9 +6,10 @@ registered RemoteError subclass.
 
 On asyncio the socket is driven by an asyncio Protocol (`_ProtocolLink`) rather than anyio's
 socket stream: anyio yields to the loop on every send and receive and registers and removes
-an epoll reader on every wait, which the profile showed as a fifth of the front's CPU per
-small request. A protocol keeps the reader registered, buffers what arrives, and wakes a
-waiting receiver once. Trio (and any other stream) goes through anyio (`_StreamLink`).
+an epoll reader on every wait. A protocol keeps the reader registered, buffers what arrives,
+and wakes a waiting receiver once: a 256 MiB relay between two processes measured 661-826
+MiB/s against 439-492, at half the CPU per MiB. Trio (and any other stream) goes through
+anyio (`_StreamLink`).
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ class _ProtocolLink(asyncio.Protocol):
             # write() reports a failed send by closing the transport, not by raising.
             raise anyio.BrokenResourceError
         if self._write_waiter is not None:
-            await self._write_waiter
+            # Shielded: a cancelled send must not leave a cancelled waiter for the next one.
+            await asyncio.shield(self._write_waiter)
             if self._lost:
                 raise anyio.BrokenResourceError
 

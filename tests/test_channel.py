@@ -192,3 +192,29 @@ async def test_a_send_has_left_the_process_when_it_returns() -> None:
     finally:
         await receiver.aclose()
         left.close()
+
+
+async def test_a_send_cancelled_while_held_back_leaves_the_next_send_working() -> None:
+    body = 16 * 1024 * 1024
+    async with pair() as (a, b):
+        with anyio.move_on_after(0.3) as scope:
+            await a.send_data(b"\0" * body)  # nobody reads yet: the send waits for the kernel
+        assert scope.cancelled_caught
+        tail = b""
+
+        async def read_all() -> None:
+            nonlocal tail
+            while True:
+                try:
+                    tail = await b.stream.receive_exactly(1 << 20)
+                except anyio.IncompleteRead:
+                    # Whole writes went out before the cancel; what follows is ours.
+                    tail += await b.stream.receive_exactly(b.stream.pending)
+                    return
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(read_all)
+                await a.stream.send(b"more")  # must wait afresh, not re-raise the old cancel
+                await a.stream.send_eof()
+        assert tail.endswith(b"more")
