@@ -5,15 +5,27 @@ trip to a blob worker and its wake-up cost more than the read itself; see bench/
 and blob workers serve ReadBlob. Opening checks everything before a byte is promised: a
 missing file is BlobMissing, a size other than the metadata's is BlobCorrupt, a range past
 the end is InvalidRange; a file that shrinks under a read is BlobCorrupt too. OSError is left
-to the caller, who knows what it was doing.
+to the caller, who knows what it was doing and reports it with `io_error`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 
 from protocol.errors import ProtocolError, RemoteError
 from protocol.layout import blob_path, is_sha256
+
+
+def io_error(exc: OSError, doing: str) -> RemoteError:
+    """The RemoteError for an OS error met in the store while `doing` something (a verb
+    phrase): InsufficientStorage for a full disk or quota, InternalError otherwise."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RemoteError(
+            f"Not enough storage space to {doing}: {reason}.", code="InsufficientStorage"
+        )
+    return RemoteError(f"Blob store I/O error while trying to {doing}: {reason}.")
 
 
 class BlobFile:
@@ -61,6 +73,11 @@ class BlobFile:
             os.close(fd)
             raise
         self._fd = fd
+
+    def open_first(self) -> bytes | None:
+        """open() and the first piece, in one call: a small read costs one thread hop."""
+        self.open()
+        return self.read_piece()
 
     def _check(self, size: int) -> None:
         sha, expected = self.sha256, self._expected_size

@@ -9,8 +9,7 @@ import anyio
 
 from alexanderd.front.context import Context
 from protocol.blob import BlobStored, EndBlob, PutBlob
-from protocol.blobfile import BlobFile
-from protocol.errors import RemoteError
+from protocol.blobfile import BlobFile, io_error
 from protocol.frame import DATA_CHUNK
 from protocol.meta import BlobRef
 from protocol.threads import ThreadPool
@@ -95,12 +94,7 @@ class BlobReader:
             expected_size=ref.size,
             piece=READ_PIECE,
         )
-
-        def open_and_read() -> bytes | None:
-            blob.open()
-            return blob.read_piece()
-
-        return blob, await _read_io("open a blob", open_and_read)
+        return blob, await _read_io("open a blob", blob.open_first)
 
     async def open(self) -> None:
         if not self.segments:
@@ -139,7 +133,7 @@ async def _read_io(doing: str, fn: Callable[[], T]) -> T:
     try:
         return await _READERS.run(fn)
     except OSError as exc:
-        raise RemoteError(f"Blob store I/O error while trying to {doing}: {exc}") from exc
+        raise io_error(exc, doing) from exc
 
 
 async def _close(blob: BlobFile) -> None:

@@ -316,11 +316,7 @@ def xml_escape(text: str) -> str:
 
     A raw CR would be read back as LF by every parser, so it is written as a reference.
     """
-    # xml_plain, inlined: most calls are short values that need nothing.
-    if text.isascii():
-        if not text.encode().translate(None, _PLAIN_ASCII):
-            return text
-    elif _NEEDS_ESCAPE.search(text) is None:
+    if xml_plain(text):
         return text
     text = (
         text.replace("&", "&amp;")

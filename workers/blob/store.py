@@ -8,7 +8,6 @@ otherwise. Uploads in progress live in `workers.blob.writer`.
 
 from __future__ import annotations
 
-import errno
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from typing import TypeVar
 import anyio
 
 from protocol.blob import ReadBlob
-from protocol.blobfile import BlobFile
+from protocol.blobfile import BlobFile, io_error
 from protocol.errors import RemoteError
 from protocol.frame import DATA_CHUNK
 from protocol.layout import blob_path, quarantine_dir, tmp_dir, tmp_prefix
@@ -35,16 +34,6 @@ READ_PIECE = DATA_CHUNK
 _DIR_MODE = 0o750
 _IOV_MAX = os.sysconf("SC_IOV_MAX") if "SC_IOV_MAX" in os.sysconf_names else 1024
 Buffer = bytes | bytearray | memoryview
-
-
-def io_error(exc: OSError, doing: str) -> RemoteError:
-    """The RemoteError for an OS error met while `doing` something (a verb phrase)."""
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return RemoteError(
-            f"Not enough storage space to {doing}: {reason}.", code="InsufficientStorage"
-        )
-    return RemoteError(f"Blob store I/O error while trying to {doing}: {reason}.")
 
 
 async def run_io(doing: str, fn: Callable[..., T], *args: object) -> T:
@@ -214,7 +203,7 @@ class BlobReader:
         return self._file.length
 
     async def __aenter__(self) -> BlobReader:
-        self._first = await run_io("open a blob", self._open)
+        self._first = await run_io("open a blob", self._file.open_first)
         return self
 
     async def __aexit__(
@@ -223,10 +212,6 @@ class BlobReader:
         if not self._file.done:
             with anyio.CancelScope(shield=True):
                 await IO_THREADS.run(self._file.close)
-
-    def _open(self) -> bytes | None:
-        self._file.open()
-        return self._file.read_piece()
 
     async def next_piece(self) -> bytes | None:
         """The next piece of the range, or None after the last one."""

@@ -6,9 +6,9 @@ index seek past each common prefix instead of reading the rows under it.
     walk:   a/1 -> CommonPrefix "a/" -> seek key >= "a0" -> b -> c/x -> "c/" -> seek "c0" ...
 
 An engine drives a `Walker`: `begin()` gives the row limit of the next fetch from `position`,
-`offer(row)` (or `offer_all(rows)`, the same over a whole fetch) feeds rows in order until it
-returns False (stop reading this fetch), `end()`
-decides where the next fetch starts, and `done` says the page is complete. `walk()` is the
+`offer_all(rows)` (or `offer(row)` for one) feeds rows in order until it returns False
+(stop reading this fetch), `end()` decides where the next fetch starts, and `done` says the
+page is complete. `walk()` is the
 synchronous driver (SQLite reads its cursor lazily); PostgreSQL drives it asynchronously.
 ListObjects (latest versions, delete markers skipped), ListObjectVersions (newest first within
 a key) and ListMultipartUploads (oldest first within a key) all page with it.
@@ -99,34 +99,18 @@ class Walker:
 
     def offer(self, row: Row) -> bool:
         """Consume the next row of the fetch; False when the fetch should stop."""
-        page = self.page
-        self._fetched += 1
-        page.rows_read += 1
-        if self._skip is not None and self._skip(row):
-            self.position = self._after(row)
-            return True
-        full = len(page.rows) + len(page.prefixes) == self._max
-        rolled = rules.common_prefix(row[0], self._prefix, self._delimiter)
-        if rolled is not None:
-            return self._rolled(rolled, full)
-        if full:
-            return self._finish(truncated=True)
-        page.rows.append(row)
-        page.last_key, page.last_row = row[0], row
-        self.position = self._after(row)
-        return True
+        return self.offer_all((row,))
 
     def offer_all(self, rows: Iterable[Row]) -> bool:
-        """`offer` each row in turn, stopping at the first False (then returned); rows after
-        that one are not read. Equivalent to the loop of `offer` calls, but one Python loop
-        for the whole fetch: a 1,000-key page spent more time in per-row calls than SQLite
-        spent finding the rows."""
+        """Consume the rows of a fetch in order, stopping at the first that ends it (then
+        False); rows after that one are not read. One Python loop for the whole fetch: a
+        1,000-key page spent more time in per-row method calls than SQLite spent finding
+        the rows."""
         page = self.page
         out = page.rows
         prefixes = page.prefixes
         skip = self._skip
-        delimiter = self._delimiter
-        start = len(self._prefix)
+        prefix, delimiter = self._prefix, self._delimiter
         room = self._max - len(out) - len(prefixes)
         stepped: Row | None = None  # the last row appended or skipped: position is after it
         added: Row | None = None  # the last row appended
@@ -137,14 +121,11 @@ class Walker:
                 if skip is not None and skip(row):
                     stepped = row
                     continue
-                if delimiter:
-                    # rules.common_prefix, inlined: it ran once per row.
-                    at = row[0].find(delimiter, start)
-                    if at >= 0:
-                        if added is not None:
-                            page.last_key, page.last_row = added[0], added
-                            added = None
-                        return self._rolled(row[0][: at + len(delimiter)], room == 0)
+                if delimiter and (rolled := rules.common_prefix(row[0], prefix, delimiter)):
+                    if added is not None:
+                        page.last_key, page.last_row = added[0], added
+                        added = None
+                    return self._rolled(rolled, room == 0)
                 if room == 0:
                     return self._finish(truncated=True)
                 out.append(row)

@@ -155,16 +155,16 @@ def test_version_and_upload_listings_seek_by_index() -> None:
         conn.isolation_level = None
         migrate.apply(conn)
         queries: list[tuple[str, tuple[object, ...], str]] = [
-            (version_listing._IN_KEY, ("b", "k", 5, 10), "objects_versions")
+            (version_listing.SEEKS.in_key, ("b", "k", 5, 10), "objects_versions")
         ]
         queries += [
             (sql, ("b", "k", "z", 10) if bounded else ("b", "k", 10), "objects_versions")
-            for (_, bounded), sql in version_listing._FROM_KEY.items()
+            for (_, bounded), sql in version_listing.SEEKS.from_key.items()
         ]
-        queries += [(upload_listing._IN_KEY, ("b", "k", "u", 10), "uploads_pending")]
+        queries += [(upload_listing.SEEKS.in_key, ("b", "k", "u", 10), "uploads_pending")]
         queries += [
             (sql, ("b", "k", "z", 10) if bounded else ("b", "k", 10), "uploads_pending")
-            for (_, bounded), sql in upload_listing._FROM_KEY.items()
+            for (_, bounded), sql in upload_listing.SEEKS.from_key.items()
         ]
         for sql, params, index in queries:
             plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))

@@ -11,6 +11,7 @@ from protocol.meta import ListMultipartUploads, UploadList
 from workers.meta import pages
 from workers.meta.sqlite import buckets
 from workers.meta.sqlite.connection import one_listing_at_a_time
+from workers.meta.sqlite.seeks import Seeks
 from workers.meta.upload_rules import MAX_LIST_UPLOADS, check_list_limit
 from workers.meta.walk import Position, Row, Walker, walk
 
@@ -19,15 +20,17 @@ _SELECT = (
     " p.checksum_algorithm FROM uploads p LEFT JOIN users u ON u.id = p.owner_id"
     " WHERE p.bucket = ? AND p.completed_at IS NULL"
 )
-_IN_KEY = _SELECT + " AND p.key = ? AND p.upload_id > ? ORDER BY p.upload_id LIMIT ?"
-_FROM_KEY = {
-    (op, bounded): _SELECT
-    + f" AND p.key {op} ?"
-    + (" AND p.key < ?" if bounded else "")
-    + " ORDER BY p.key, p.upload_id LIMIT ?"
-    for op in (">", ">=")
-    for bounded in (False, True)
-}
+SEEKS = Seeks(
+    in_key=_SELECT + " AND p.key = ? AND p.upload_id > ? ORDER BY p.upload_id LIMIT ?",
+    from_key={
+        (op, bounded): _SELECT
+        + f" AND p.key {op} ?"
+        + (" AND p.key < ?" if bounded else "")
+        + " ORDER BY p.key, p.upload_id LIMIT ?"
+        for op in (">", ">=")
+        for bounded in (False, True)
+    },
+)
 
 
 @one_listing_at_a_time
@@ -45,27 +48,7 @@ def list_uploads(conn: sqlite3.Connection, req: ListMultipartUploads) -> UploadL
         upper = pages.upper_bound(prefix)
 
         def fetch(position: Position, limit: int) -> Generator[Row, None, None]:
-            if position.within is not None:
-                cursor = conn.execute(_IN_KEY, (req.bucket, position.key, position.within, limit))
-                try:
-                    rows = 0
-                    for row in cursor:
-                        rows += 1
-                        yield row
-                finally:
-                    cursor.close()
-                limit -= rows
-                if limit <= 0:
-                    return
-            op = ">=" if position.inclusive and position.within is None else ">"
-            params: tuple[object, ...] = (req.bucket, position.key)
-            if upper is not None:
-                params += (upper,)
-            cursor = conn.execute(_FROM_KEY[(op, upper is not None)], (*params, limit))
-            try:
-                yield from cursor
-            finally:
-                cursor.close()
+            return SEEKS.fetch(conn, req.bucket, upper, position, limit)
 
         walker = Walker(
             start=start,

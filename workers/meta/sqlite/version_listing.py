@@ -12,6 +12,7 @@ from workers.meta import engine_rules, pages
 from workers.meta.ids import NULL_VERSION
 from workers.meta.sqlite import buckets
 from workers.meta.sqlite.connection import one_listing_at_a_time
+from workers.meta.sqlite.seeks import Seeks
 from workers.meta.store import MAX_LIST_KEYS
 from workers.meta.upload_rules import check_list_limit
 from workers.meta.walk import Position, Row, Walker, walk
@@ -21,15 +22,17 @@ _SELECT = (
     " o.last_modified, o.storage_class, o.owner_id, COALESCE(u.name, ''), o.seq"
     " FROM objects o LEFT JOIN users u ON u.id = o.owner_id WHERE o.bucket = ?"
 )
-_IN_KEY = _SELECT + " AND o.key = ? AND o.seq < ? ORDER BY o.seq DESC LIMIT ?"
-_FROM_KEY = {
-    (op, bounded): _SELECT
-    + f" AND o.key {op} ?"
-    + (" AND o.key < ?" if bounded else "")
-    + " ORDER BY o.key, o.seq DESC LIMIT ?"
-    for op in (">", ">=")
-    for bounded in (False, True)
-}
+SEEKS = Seeks(
+    in_key=_SELECT + " AND o.key = ? AND o.seq < ? ORDER BY o.seq DESC LIMIT ?",
+    from_key={
+        (op, bounded): _SELECT
+        + f" AND o.key {op} ?"
+        + (" AND o.key < ?" if bounded else "")
+        + " ORDER BY o.key, o.seq DESC LIMIT ?"
+        for op in (">", ">=")
+        for bounded in (False, True)
+    },
+)
 
 
 def _null_seq(conn: sqlite3.Connection, bucket: str, key: str) -> int | None:
@@ -70,27 +73,7 @@ def list_versions(
         upper = pages.upper_bound(prefix)
 
         def fetch(position: Position, limit: int) -> Generator[Row, None, None]:
-            if position.within is not None:
-                cursor = conn.execute(_IN_KEY, (bucket, position.key, position.within, limit))
-                try:
-                    rows = 0
-                    for row in cursor:
-                        rows += 1
-                        yield row
-                finally:
-                    cursor.close()
-                limit -= rows
-                if limit <= 0:
-                    return
-            op = ">=" if position.inclusive and position.within is None else ">"
-            params: tuple[object, ...] = (bucket, position.key)
-            if upper is not None:
-                params += (upper,)
-            cursor = conn.execute(_FROM_KEY[(op, upper is not None)], (*params, limit))
-            try:
-                yield from cursor
-            finally:
-                cursor.close()
+            return SEEKS.fetch(conn, bucket, upper, position, limit)
 
         walker = Walker(
             start=start,
