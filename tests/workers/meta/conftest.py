@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.lifecycle import DatabaseSettings
+from protocol.lifecycle import DatabaseSettings, RedisSettings
 from tests.workers.meta.meta_support import (
     ENGINES,
     MASTER_KEY,
@@ -17,6 +17,7 @@ from tests.workers.meta.meta_support import (
     drop_pg_schemas,
     open_engine,
 )
+from tests.workers.meta.redis_support import flush_prefix, new_prefix, require_redis
 from workers.meta.engines import open_store
 from workers.meta.sqlite import SqliteStore
 from workers.meta.store import MetaStore
@@ -76,3 +77,17 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     async with open_store(str(tmp_path), DatabaseSettings(), MASTER_KEY) as store:
         assert isinstance(store, SqliteStore)
         yield store
+
+
+# The Redis tests' connection settings and a key prefix of their own, flushed afterwards
+# (require_redis skips, or under CI=true fails, when Redis is unreachable).
+@pytest.fixture
+def settings() -> RedisSettings:
+    return require_redis()
+
+
+@pytest.fixture
+def prefix(settings: RedisSettings) -> Iterator[str]:
+    value = new_prefix()
+    yield value
+    flush_prefix(value)

@@ -5,7 +5,7 @@ PostgreSQL) seeing each other's writes through dispatch."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,7 @@ from protocol.meta import (
 )
 from tests.workers.meta.meta_support import MASTER_KEY, open_engine, put
 from tests.workers.meta.redis_support import (
-    flush_prefix,
-    new_prefix,
     open_link,
-    require_redis,
     sync_client,
 )
 from workers.meta.credentials import SecretBox, parse_master_key
@@ -52,18 +49,6 @@ GC = GCSettings()
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def settings() -> RedisSettings:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(settings: RedisSettings) -> Iterator[str]:
-    value = new_prefix()
-    yield value
-    flush_prefix(value)
 
 
 @pytest.fixture

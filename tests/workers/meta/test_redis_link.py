@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -19,11 +18,9 @@ from protocol.meta import Ping, Pong
 from tests.workers.meta.meta_support import open_engine
 from tests.workers.meta.redis_support import (
     dead_settings,
-    flush_prefix,
     new_prefix,
     open_link,
     open_relay,
-    require_redis,
     sync_client,
 )
 from workers.meta.dispatch import MetaServices, dispatch
@@ -35,18 +32,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # redis-py is asyncio-only, as is the meta process with Redis
-
-
-@pytest.fixture
-def settings() -> RedisSettings:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(settings: RedisSettings) -> Iterator[str]:
-    value = new_prefix()
-    yield value
-    flush_prefix(value)
 
 
 async def test_a_reachable_redis_is_ok_and_named(settings: RedisSettings, prefix: str) -> None:

@@ -6,7 +6,7 @@ skipped while the lock service is down."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 
@@ -24,7 +24,6 @@ from tests.workers.meta.redis_support import (
     flush_prefix,
     new_prefix,
     open_link,
-    require_redis,
     sync_client,
 )
 from workers.meta import gc
@@ -41,18 +40,6 @@ GC = GCSettings(grace_period=0, batch_size=100)
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def settings() -> RedisSettings:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(settings: RedisSettings) -> Iterator[str]:
-    value = new_prefix()
-    yield value
-    flush_prefix(value)
 
 
 @pytest.fixture

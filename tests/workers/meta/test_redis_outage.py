@@ -6,7 +6,7 @@ the cache learns about from scrub and multipart completion; serve_meta wired wit
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
@@ -46,10 +46,8 @@ from tests.workers.meta.meta_support import (
 )
 from tests.workers.meta.redis_support import (
     dead_settings,
-    flush_prefix,
     new_prefix,
     open_relay,
-    require_redis,
     sync_client,
 )
 from tests.workers.meta.test_redis_cache import open_node
@@ -64,18 +62,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def settings() -> RedisSettings:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(settings: RedisSettings) -> Iterator[str]:
-    value = new_prefix()
-    yield value
-    flush_prefix(value)
 
 
 @pytest.fixture
