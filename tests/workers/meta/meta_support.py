@@ -7,15 +7,17 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 import asyncpg
 
+from protocol.errors import RemoteError
 from protocol.layout import blob_dir, blob_path
 from protocol.lifecycle import DatabaseSettings
 from protocol.meta import (
@@ -275,3 +277,25 @@ async def finish_upload(
 def multipart_etag(bodies: list[bytes]) -> str:
     joined = b"".join(hashlib.md5(body).digest() for body in bodies)
     return f"{hashlib.md5(joined).hexdigest()}-{len(bodies)}"
+
+
+async def race(
+    count: int, attempt: Callable[[int], Awaitable[object]]
+) -> tuple[list[int], list[str]]:
+    """Run attempt(0) .. attempt(count - 1) all at once: the indexes that succeeded and the
+    error codes of the attempts that were refused (RemoteError)."""
+    winners: list[int] = []
+    refused: list[str] = []
+
+    async def one(i: int) -> None:
+        try:
+            await attempt(i)
+        except RemoteError as exc:
+            refused.append(exc.error_code)
+        else:
+            winners.append(i)
+
+    async with anyio.create_task_group() as tg:
+        for i in range(count):
+            tg.start_soon(one, i)
+    return winners, refused

@@ -9,7 +9,6 @@ from pathlib import Path
 import anyio
 import pytest
 
-from protocol.errors import RemoteError
 from protocol.meta import CommitObject, ListMultipartUploads
 from tests.workers.meta.meta_support import (
     add_part,
@@ -18,6 +17,7 @@ from tests.workers.meta.meta_support import (
     finish_upload,
     multipart_etag,
     open_engine,
+    race,
     start_upload,
     write_blob,
 )
@@ -66,32 +66,23 @@ async def test_conditional_create_race_has_exactly_one_winner(engine: str, tmp_p
     async with open_engine(engine, base) as store:
         owner = (await store.create_user("alice")).user_id
         await store.create_bucket(owner, "alpha")
-        winners: list[int] = []
-        refused: list[str] = []
 
         async def attempt(i: int) -> None:
             data = f"candidate {i}".encode()
             ref = write_blob(base, data)
-            try:
-                await store.commit_object(
-                    CommitObject(
-                        principal=owner,
-                        bucket="alpha",
-                        key="lock",
-                        size=ref.size,
-                        etag=etag_of(data),
-                        blobs=[ref],
-                        if_none_match="*",
-                    )
+            await store.commit_object(
+                CommitObject(
+                    principal=owner,
+                    bucket="alpha",
+                    key="lock",
+                    size=ref.size,
+                    etag=etag_of(data),
+                    blobs=[ref],
+                    if_none_match="*",
                 )
-            except RemoteError as exc:
-                refused.append(exc.error_code)
-            else:
-                winners.append(i)
+            )
 
-        async with anyio.create_task_group() as tg:
-            for i in range(50):
-                tg.start_soon(attempt, i)
+        winners, refused = await race(50, attempt)
         assert len(winners) == 1
         assert refused == ["PreconditionFailed"] * 49
         info = await store.get_object_info(owner, "alpha", "lock")
@@ -114,23 +105,14 @@ async def test_concurrent_conditional_completes_have_exactly_one_winner(
             upload_id = await start_upload(store, owner, "alpha", "lock")
             part = await add_part(store, owner, "alpha", "lock", upload_id, 1, f"body {i}".encode())
             uploads.append((upload_id, part.md5))
-        winners: list[int] = []
-        refused: list[str] = []
 
         async def attempt(i: int) -> None:
             upload_id, etag = uploads[i]
-            try:
-                await finish_upload(
-                    store, owner, "alpha", "lock", upload_id, [(1, etag)], if_none_match="*"
-                )
-            except RemoteError as exc:
-                refused.append(exc.error_code)
-            else:
-                winners.append(i)
+            await finish_upload(
+                store, owner, "alpha", "lock", upload_id, [(1, etag)], if_none_match="*"
+            )
 
-        async with anyio.create_task_group() as tg:
-            for i in range(20):
-                tg.start_soon(attempt, i)
+        winners, refused = await race(20, attempt)
         assert len(winners) == 1
         assert refused == ["PreconditionFailed"] * 19
         info = await store.get_object_info(owner, "alpha", "lock")

@@ -29,6 +29,7 @@ from tests.workers.meta.meta_support import (
     pg_connect,
     pg_schema,
     put,
+    race,
     start_upload,
     write_blob,
 )
@@ -58,8 +59,6 @@ async def test_conditional_create_across_nodes_has_exactly_one_winner(tmp_path: 
     async with two_nodes(base) as nodes:
         owner = (await nodes[0].create_user("alice")).user_id
         await nodes[1].create_bucket(owner, "alpha")
-        winners: list[int] = []
-        refused: list[str] = []
 
         async def attempt(i: int) -> None:
             data = f"candidate {i}".encode()
@@ -73,16 +72,9 @@ async def test_conditional_create_across_nodes_has_exactly_one_winner(tmp_path: 
                 blobs=[ref],
                 if_none_match="*",
             )
-            try:
-                await nodes[i % 2].commit_object(req)
-            except RemoteError as exc:
-                refused.append(exc.error_code)
-            else:
-                winners.append(i)
+            await nodes[i % 2].commit_object(req)
 
-        async with anyio.create_task_group() as tg:
-            for i in range(40):
-                tg.start_soon(attempt, i)
+        winners, refused = await race(40, attempt)
         assert len(winners) == 1
         assert refused == ["PreconditionFailed"] * 39
         for node in nodes:
@@ -105,29 +97,20 @@ async def test_conditional_completes_across_nodes_have_exactly_one_winner(
             upload_id = await start_upload(node, owner, "alpha", "lock")
             part = await add_part(node, owner, "alpha", "lock", upload_id, 1, f"body {i}".encode())
             uploads.append((upload_id, part.md5))
-        winners: list[int] = []
-        refused: list[str] = []
 
         async def attempt(i: int) -> None:
             upload_id, etag = uploads[i]
-            try:
-                await finish_upload(
-                    nodes[(i + 1) % 2],
-                    owner,
-                    "alpha",
-                    "lock",
-                    upload_id,
-                    [(1, etag)],
-                    if_none_match="*",
-                )
-            except RemoteError as exc:
-                refused.append(exc.error_code)
-            else:
-                winners.append(i)
+            await finish_upload(
+                nodes[(i + 1) % 2],
+                owner,
+                "alpha",
+                "lock",
+                upload_id,
+                [(1, etag)],
+                if_none_match="*",
+            )
 
-        async with anyio.create_task_group() as tg:
-            for i in range(10):
-                tg.start_soon(attempt, i)
+        winners, refused = await race(10, attempt)
         assert len(winners) == 1
         assert refused == ["PreconditionFailed"] * 9
         info = await nodes[0].get_object_info(owner, "alpha", "lock")
