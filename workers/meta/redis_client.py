@@ -123,29 +123,24 @@ class RedisLink:
 
     async def execute(self, *args: str | bytes | int | float) -> Any:
         """One command; RedisUnavailable when the link is down or the command fails."""
-        if not self.available:
-            raise RedisUnavailable(self._why)
-        try:
-            return await self._client.execute_command(*args)  # type: ignore[no-untyped-call]
-        except RedisError as exc:
-            self._failed(exc)
-            raise RedisUnavailable(_describe(exc)) from exc
-        except OSError as exc:
-            self._failed(exc)
-            raise RedisUnavailable(_describe(exc)) from exc
+        return await self._guarded(
+            lambda: self._client.execute_command(*args)  # type: ignore[no-untyped-call]
+        )
 
     async def run_script(
         self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | bytes | int]
     ) -> Any:
         """EVALSHA (loading the script on NOSCRIPT); errors as `execute`."""
+        return await self._guarded(lambda: script(keys=list(keys), args=list(args)))
+
+    async def _guarded(self, command: Callable[[], Awaitable[Any]]) -> Any:
+        """Run a command: RedisUnavailable when the link is down, or when it fails (which
+        also marks the link down)."""
         if not self.available:
             raise RedisUnavailable(self._why)
         try:
-            return await script(keys=list(keys), args=list(args))
-        except RedisError as exc:
-            self._failed(exc)
-            raise RedisUnavailable(_describe(exc)) from exc
-        except OSError as exc:
+            return await command()
+        except (RedisError, OSError) as exc:
             self._failed(exc)
             raise RedisUnavailable(_describe(exc)) from exc
 

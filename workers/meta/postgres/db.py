@@ -119,6 +119,16 @@ class Database:
         _discard(conn)
         await self._pool.expire_connections()
 
+    async def _lost_in(self, conn: Conn, exc: BaseException, committing: bool) -> None:
+        """The connection died mid-transaction: retry-able, unless the COMMIT was sent (its
+        outcome is then unknown, and a retry could apply the write twice)."""
+        await self._lost(conn)
+        if committing:
+            raise Unavailable(
+                f"lost PostgreSQL at {self._target} while committing; the outcome is"
+                f" unknown: {_describe(exc)}"
+            ) from exc
+
     async def _run(self, begin: str, op: Op[T]) -> T:
         last: BaseException | None = None
         for attempt in range(ATTEMPTS):
@@ -144,24 +154,14 @@ class Database:
                 await _rollback(conn)
                 log.debug("transaction conflict (attempt %d): %s", attempt + 1, exc)
             except _LOST as exc:
-                await self._lost(conn)
-                if committing:
-                    raise Unavailable(
-                        f"lost PostgreSQL at {self._target} while committing; the outcome is"
-                        f" unknown: {_describe(exc)}"
-                    ) from exc
+                await self._lost_in(conn, exc, committing)
                 last = exc
                 log.warning("PostgreSQL connection lost, retrying: %s", _describe(exc))
             except pgerr.InterfaceError as exc:
                 if not _gone(conn):
                     await _rollback(conn)
                     raise
-                await self._lost(conn)
-                if committing:
-                    raise Unavailable(
-                        f"lost PostgreSQL at {self._target} while committing; the outcome is"
-                        f" unknown: {_describe(exc)}"
-                    ) from exc
+                await self._lost_in(conn, exc, committing)
                 last = exc
             except pgerr.ReadOnlySQLTransactionError as exc:
                 # A primary demoted by failover: drop the connection so the next one finds
