@@ -48,14 +48,10 @@ def uploads_resume(key_marker: str, upload_id_marker: str) -> Position:
     return Position(key_marker)
 
 
-def object_list(page: Page, owner_names: Mapping[str, str] | None = None) -> ObjectList:
-    """With `owner_names` the rows carry no joined owner name (records.object_summaries)."""
-    if owner_names is None:
-        contents = [records.object_summary(row) for row in page.rows]
-    else:
-        contents = records.object_summaries(page.rows, owner_names)
+def object_list(page: Page, owner_names: Mapping[str, str]) -> ObjectList:
+    """`owner_names`: the names of the page's owners (see records.object_summaries)."""
     return ObjectList(
-        contents=contents,
+        contents=records.object_summaries(page.rows, owner_names),
         common_prefixes=page.prefixes,
         is_truncated=page.truncated,
         next_after=page.last_key,

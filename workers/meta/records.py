@@ -152,23 +152,14 @@ def bucket_info(row: Row) -> BucketInfo:
     )
 
 
-# key, size, etag, last_modified, storage_class, owner_id, owner name (delete_marker after)
-def object_summary(row: Row) -> ObjectSummary:
-    return ObjectSummary(
-        key=row[0],
-        size=row[1],
-        etag=row[2],
-        last_modified=row[3],
-        storage_class=row[4],
-        owner_id=row[5],
-        owner_name=row[6],
-    )
+# ListObjects rows, both engines: key, size, etag, last_modified, storage_class, owner_id,
+# delete_marker. Owner names are looked up once per page, not joined to every row.
+OBJECT_DELETE_MARKER = 6
 
 
 def object_summaries(rows: list[Row], owner_names: Mapping[str, str]) -> list[ObjectSummary]:
-    """Rows of key, size, etag, last_modified, storage_class, owner_id (delete_marker after),
-    with each owner's name from `owner_names`: '' for an owner without one, as a LEFT JOIN
-    of users gives."""
+    """ListObjects rows with each owner's name from `owner_names`: '' for an owner without
+    one, as a LEFT JOIN of users gives."""
     name = owner_names.get
     return [
         ObjectSummary(

@@ -13,11 +13,12 @@ rows were really transferred.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from protocol.meta import ListMultipartUploads, ObjectList, UploadList, VersionList
-from workers.meta import engine_rules, pages
+from workers.meta import engine_rules, pages, records
 from workers.meta.ids import NULL_VERSION
 from workers.meta.postgres import buckets
 from workers.meta.postgres.db import Conn
@@ -59,14 +60,11 @@ def _bounds(op: str, upper: bool, first: int) -> str:
 
 # -- ListObjects ---------------------------------------------------------------------
 
-# The limit applies on the index of latest versions; owner names are joined to the few rows
-# kept, then put back in key order.
+# Over the index of latest versions, in the row layout records.object_summaries reads;
+# owner names are looked up once per page (`_owner_names`).
 _OBJECTS = (
-    "SELECT o.key, o.size, o.etag, o.last_modified, o.storage_class, o.owner_id,"
-    " COALESCE(u.name, ''), o.delete_marker FROM ("
-    "  SELECT key, size, etag, last_modified, storage_class, owner_id, delete_marker"
-    "  FROM objects WHERE bucket = $1 AND is_latest{bounds} ORDER BY key LIMIT ${limit}"
-    ") o LEFT JOIN users u ON u.id = o.owner_id ORDER BY o.key"
+    "SELECT key, size, etag, last_modified, storage_class, owner_id, delete_marker"
+    " FROM objects WHERE bucket = $1 AND is_latest{bounds} ORDER BY key LIMIT ${limit}"
 )
 OBJECT_SEEKS = {
     (op, upper): _OBJECTS.format(bounds=_bounds(op, upper, 2), limit=4 if upper else 3)
@@ -107,10 +105,21 @@ async def list_objects(
         delimiter=delimiter,
         marker=after,
         max_items=max_keys,
-        skip=lambda row: bool(row[7]),  # a delete marker is not listed; step over it
+        # A delete marker is not listed: the walk steps over it.
+        skip=operator.itemgetter(records.OBJECT_DELETE_MARKER),
     )
     count_rows(await drive(walker, fetch, key_position))
-    return pages.object_list(walker.page)
+    return pages.object_list(walker.page, await _owner_names(conn, walker.page.rows))
+
+
+async def _owner_names(conn: Conn, rows: list[Row]) -> dict[str, str]:
+    """The names of the owners of `rows` (few per page; an owner without a user row is
+    absent: its name is '')."""
+    owners = list({row[5] for row in rows})
+    if not owners:
+        return {}
+    found = await conn.fetch("SELECT id, name FROM users WHERE id = ANY($1::text[])", owners)
+    return {row["id"]: row["name"] for row in found}
 
 
 # -- ListObjectVersions and ListMultipartUploads ------------------------------------

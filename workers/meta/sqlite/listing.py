@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Callable
 
 from protocol.meta import ObjectList
-from workers.meta import pages, walk
+from workers.meta import pages, records, walk
 from workers.meta.rules import error
 from workers.meta.sqlite import buckets
 from workers.meta.sqlite.connection import one_listing_at_a_time
@@ -31,7 +31,6 @@ SEEK_SQL = {
     for op in (">", ">=")
     for bounded in (False, True)
 }
-_DELETE_MARKER = 6
 
 
 @one_listing_at_a_time
@@ -63,7 +62,7 @@ def list_objects(
             marker=after,
             max_items=max_keys,
             # A delete marker is not listed: the walk steps over it.
-            skip=operator.itemgetter(_DELETE_MARKER),
+            skip=operator.itemgetter(records.OBJECT_DELETE_MARKER),
         )
         try:
             page = walk.walk(_seeker(conn, bucket, pages.upper_bound(prefix)), walker)
