@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sigv4 import Signer
+from tests.e2e.daemon import merge_config
 
 # Ports below are only ever bound on loopback; nothing here talks to another host.
 LOOPBACK = "127.0.0.1"
@@ -58,7 +59,7 @@ class Endpoint:
 def daemon_config(overrides: dict[str, Any]) -> dict[str, Any]:
     """The benchmark's alexanderd config: quiet logs, then the caller's overrides on top."""
     config: dict[str, Any] = {"logging": {"level": "warning"}}
-    _merge(config, overrides)
+    merge_config(config, overrides)
     return config
 
 
@@ -373,11 +374,3 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return path.read_text(errors="replace")[-chars:]
     except FileNotFoundError:
         return "(no log)"
-
-
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value

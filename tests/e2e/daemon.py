@@ -48,7 +48,7 @@ class Daemon:
             "metrics": {"enabled": True, "port": 0},
             "logging": {"level": "info", "format": "json"},
         }
-        _merge(self.config, config or {})
+        merge_config(self.config, config or {})
         self.proc: subprocess.Popen[bytes] | None = None
         self.access_key = ""
         self.secret_key = ""
@@ -173,9 +173,10 @@ class Daemon:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+def merge_config(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Lay `extra` over `base` in place, section by section."""
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merge_config(base[key], value)
         else:
             base[key] = value

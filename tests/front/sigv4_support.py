@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+import boto3
 import pytest
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.config import Config
 from botocore.credentials import Credentials
 from hypothesis import settings
 
@@ -106,3 +110,29 @@ def with_headers(req: AuthRequest, **changes: str | None) -> AuthRequest:
 def object_path(key: str, bucket: str = "bkt") -> str:
     # botocore's serializer encodes keys this way: everything but unreserved characters and '/'.
     return f"/{bucket}/{quote(key, safe='/~')}"
+
+
+def captured_client(
+    access_key: str = AK, secret: str = SECRET, region: str = REGION, endpoint: str = ENDPOINT
+) -> tuple[Any, list[AWSRequest]]:
+    """A real boto3 S3 client (path style) whose requests are kept, fully signed, in the list
+    instead of reaching the network; every one gets an empty 200."""
+    sent: list[AWSRequest] = []
+
+    def before_send(request: AWSRequest, **_: Any) -> AWSResponse:
+        sent.append(request)
+
+        class _Raw:
+            def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
+                yield b""
+
+        return AWSResponse(request.url, 200, {}, _Raw())
+
+    session = boto3.session.Session(
+        aws_access_key_id=access_key, aws_secret_access_key=secret, region_name=region
+    )
+    client = session.client(
+        "s3", endpoint_url=endpoint, config=Config(s3={"addressing_style": "path"})
+    )
+    client.meta.events.register("before-send", before_send)
+    return client, sent

@@ -5,15 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSRequest, AWSResponse
-from botocore.config import Config
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha256Checksum
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,7 +26,6 @@ from alexanderd.front.chunked import (
 from alexanderd.front.sigv4 import (
     AuthError,
     AuthRequest,
-    auth_request_from_asgi,
     parse_auth,
     verify,
 )
@@ -47,6 +41,7 @@ from tests.front.chunked_support import (
     encode_signed,
     failure,
 )
+from tests.front.sigv4_support import captured_client, wire_request
 
 # --- STREAMING-UNSIGNED-PAYLOAD-TRAILER as botocore writes it ---------------------------------
 
@@ -72,32 +67,11 @@ def test_botocore_unsigned_trailer_bodies(payload: bytes, chunk: int, cuts: list
 
 
 def test_boto3_put_object_end_to_end() -> None:
-    sent: list[AWSRequest] = []
-
-    def before_send(request: AWSRequest, **_: Any) -> AWSResponse:
-        sent.append(request)
-
-        class _Raw:
-            def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
-                yield b""
-
-        return AWSResponse(request.url, 200, {}, _Raw())
-
-    session = boto3.session.Session(
-        aws_access_key_id="AK1", aws_secret_access_key="SK1", region_name="us-east-1"
-    )
-    config = Config(s3={"addressing_style": "path"})
-    client = session.client("s3", endpoint_url="https://s3.test", config=config)
-    client.meta.events.register("before-send", before_send)
+    client, sent = captured_client("AK1", "SK1", "us-east-1", "https://s3.test")
     payload = bytes(range(256)) * 5000
     client.put_object(Bucket="b", Key="k", Body=io.BytesIO(payload), ChecksumAlgorithm="SHA256")
     (request,) = sent
-    url = urlsplit(request.url)
-    headers = [
-        (name.lower().encode(), value if isinstance(value, bytes) else str(value).encode())
-        for name, value in request.headers.items()
-    ]
-    req = auth_request_from_asgi("PUT", url.path.encode(), url.query.encode(), headers)
+    req = wire_request(request)
     parsed = parse_auth(req)
     assert parsed is not None and parsed.payload_hash == STREAMING_UNSIGNED_TRAILER
     ctx = verify(req, parsed, "SK1", datetime.now(UTC), "us-east-1")

@@ -4,18 +4,15 @@ AWS's documented examples."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import boto3
 import pytest
 from awscrt import auth as crt_auth
 from awscrt import http as crt_http
 from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest, AWSResponse
-from botocore.config import Config
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
@@ -37,6 +34,7 @@ from tests.front.sigv4_support import (
     REGION,
     SECRET,
     WEIRD_KEYS,
+    captured_client,
     check,
     object_path,
     presign,
@@ -150,26 +148,8 @@ def test_awscrt_signer_agrees() -> None:
 
 
 @pytest.fixture
-def captured() -> Iterator[tuple[Any, list[AWSRequest]]]:
-    sent: list[AWSRequest] = []
-
-    def before_send(request: AWSRequest, **_: Any) -> AWSResponse:
-        sent.append(request)
-
-        class _Raw:
-            def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
-                yield b""
-
-        return AWSResponse(request.url, 200, {}, _Raw())
-
-    session = boto3.session.Session(
-        aws_access_key_id=AK, aws_secret_access_key=SECRET, region_name=REGION
-    )
-    client = session.client(
-        "s3", endpoint_url=ENDPOINT, config=Config(s3={"addressing_style": "path"})
-    )
-    client.meta.events.register("before-send", before_send)
-    yield client, sent
+def captured() -> tuple[Any, list[AWSRequest]]:
+    return captured_client()
 
 
 def test_boto3_operations_verify(captured: tuple[Any, list[AWSRequest]]) -> None:
